@@ -1,0 +1,66 @@
+/* Status codes, rank-tagged logging and the one family of check macros.
+ *
+ * Library functions return an enum dc_status; they never exit. The command turns a fatal
+ * status into one message and MPI_Abort, so no rank is ever left waiting on another. */
+#ifndef DIFFCLIP_STATUS_H
+#define DIFFCLIP_STATUS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum dc_status {
+  DC_OK = 0,
+  DC_ERR_ARG,     /* bad argument or configuration value */
+  DC_ERR_IO,      /* file missing, unreadable, malformed */
+  DC_ERR_NOMEM,   /* allocation failed */
+  DC_ERR_NUMERIC, /* NaN / Inf where a number was required */
+  DC_ERR_MPI,     /* an MPI call failed */
+  DC_ERR_HDF5,    /* an HDF5 call failed */
+  DC_ERR_BACKEND, /* a compute backend call failed */
+  DC_ERR_INTERNAL /* a broken invariant: a bug */
+};
+
+enum dc_log_level { DC_LOG_ERROR = 0, DC_LOG_WARN, DC_LOG_INFO, DC_LOG_DEBUG };
+
+const char *dc_status_name(enum dc_status s);
+
+/* Rank tag for log lines; set once by the MPI context (-1 = not under MPI). */
+void dc_log_set_rank(int rank, int all_ranks_print);
+void dc_log_set_level(enum dc_log_level level);
+void dc_log(enum dc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* An error with its origin: "[rank r] error: file:line: message". Returns `s`. */
+enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define DC_ERROR(status, ...) dc_error_at((status), __FILE__, __LINE__, __VA_ARGS__)
+
+/* The generic check: evaluate `call`, and when `failed` holds for its value, log the call
+ * text and return `status` from the enclosing function. Every other check is built on it. */
+#define DC_CHECK_GENERIC(type, call, failed_expr, status, what)                              \
+  do {                                                                                        \
+    type dc_rc_ = (call);                                                                     \
+    if (failed_expr) {                                                                        \
+      return dc_error_at((status), __FILE__, __LINE__, "%s failed (%s = %ld)", #call, what,   \
+                         (long)dc_rc_);                                                       \
+    }                                                                                         \
+  } while (0)
+
+/* Propagate a dc_status with a trace line. */
+#define DC_TRY(call)                                                                          \
+  do {                                                                                        \
+    enum dc_status dc_st_ = (call);                                                           \
+    if (dc_st_ != DC_OK) {                                                                    \
+      dc_log(DC_LOG_DEBUG, "  from %s:%d: %s", __FILE__, __LINE__, #call);                   \
+      return dc_st_;                                                                          \
+    }                                                                                         \
+  } while (0)
+
+#define DC_CHECK_MPI(call) DC_CHECK_GENERIC(int, call, dc_rc_ != 0, DC_ERR_MPI, "MPI error")
+#define DC_CHECK_HDF5(call) DC_CHECK_GENERIC(long, (long)(call), dc_rc_ < 0, DC_ERR_HDF5, "HDF5 status")
+#define DC_CHECK_ALLOC(ptr)                                                                   \
+  do {                                                                                        \
+    if ((ptr) == NULL) return DC_ERROR(DC_ERR_NOMEM, "out of memory: %s", #ptr);             \
+  } while (0)
+
+#endif

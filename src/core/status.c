@@ -1,0 +1,61 @@
+/* Status names and the logger. Lines carry the rank; only rank 0 prints INFO unless all
+ * ranks were asked to, while warnings and errors always print. */
+#include "diffclip/status.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int g_rank = -1;
+static int g_all_print = 0;
+static enum dc_log_level g_level = DC_LOG_INFO;
+
+const char *dc_status_name(enum dc_status s) {
+  switch (s) {
+    case DC_OK: return "ok";
+    case DC_ERR_ARG: return "bad argument";
+    case DC_ERR_IO: return "input/output error";
+    case DC_ERR_NOMEM: return "out of memory";
+    case DC_ERR_NUMERIC: return "numerical error";
+    case DC_ERR_MPI: return "MPI error";
+    case DC_ERR_HDF5: return "HDF5 error";
+    case DC_ERR_BACKEND: return "backend error";
+    case DC_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+void dc_log_set_rank(int rank, int all_ranks_print) {
+  g_rank = rank;
+  g_all_print = all_ranks_print;
+}
+
+void dc_log_set_level(enum dc_log_level level) { g_level = level; }
+
+static void vlog(enum dc_log_level level, const char *prefix, const char *fmt, va_list ap) {
+  if (level > g_level) return;
+  if (level >= DC_LOG_INFO && g_rank > 0 && !g_all_print) return;
+  FILE *f = level <= DC_LOG_WARN ? stderr : stdout;
+  if (g_rank >= 0) fprintf(f, "[rank %d] ", g_rank);
+  if (prefix) fputs(prefix, f);
+  vfprintf(f, fmt, ap);
+  fputc('\n', f);
+  fflush(f);
+}
+
+void dc_log(enum dc_log_level level, const char *fmt, ...) {
+  static const char *const prefix[] = {"error: ", "warning: ", NULL, "debug: "};
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, prefix[level], fmt, ap);
+  va_end(ap);
+}
+
+enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const char *fmt, ...) {
+  char where[256];
+  snprintf(where, sizeof where, "error: %s:%d: ", file, line);
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(DC_LOG_ERROR, where, fmt, ap);
+  va_end(ap);
+  return s;
+}
