@@ -1,4 +1,4 @@
-/* Precision selection for the CPU kernels: each src/backend/cpu/*.c is compiled once as
+/* Precision selection for the CPU kernels: each kernel file in src/backend/cpu is compiled once as
  * float (dc_cpu_f32_*) and once with DC_REAL_F64 as double (dc_cpu_f64_*). Kernels use
  * `real`, OP(name) for their exported names and <tgmath.h> so exp/sqrt/erf follow `real`. */
 #ifndef DIFFCLIP_CPU_REAL_H

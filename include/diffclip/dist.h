@@ -1,0 +1,25 @@
+/* Distributed bring-up and teardown (MPI), and the gradient average. One module owns it;
+ * everything else receives a struct dc_dist. */
+#ifndef DIFFCLIP_DIST_H
+#define DIFFCLIP_DIST_H
+
+#include <mpi.h>
+
+#include "diffclip/backend.h"
+
+struct dc_dist {
+  int rank, size;
+  int local_rank, local_size; /* within the node (MPI_COMM_TYPE_SHARED) */
+  MPI_Comm comm;              /* MPI_COMM_WORLD */
+};
+
+enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv);
+void dc_dist_finalize(struct dc_dist *d);
+/* Averages n floats of backend memory over all ranks, in place. */
+enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_backend *be, float *x, size_t n);
+/* Agrees on a status: the worst over all ranks, so every rank takes the same exit. */
+enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local);
+/* Ends the job on every rank after a fatal error on this one. */
+void dc_dist_abort(const struct dc_dist *d, int code);
+
+#endif

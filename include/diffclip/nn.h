@@ -1,0 +1,111 @@
+/* Layers as forward/backward pairs over backend ops, holding registry indices (not
+ * pointers), so one layer description serves every backend and every registry copy.
+ *
+ * Backward convention (as for ops): activation gradients are assigned, parameter gradients
+ * accumulate into the registry's gradient buffer; frozen parameters get none. */
+#ifndef DIFFCLIP_NN_H
+#define DIFFCLIP_NN_H
+
+#include "diffclip/arena.h"
+#include "diffclip/backend.h"
+#include "diffclip/registry.h"
+
+/* Context every layer call needs. */
+struct dc_nn {
+  const struct dc_backend *be;
+  struct dc_registry *reg;
+};
+
+/* ---- linear (also 1x1 convolution on channel-last pixels) ---- */
+struct dc_linear {
+  int w, b; /* registry indices; b = -1 without bias */
+  int in, out;
+};
+/* Registers "<prefix>.weight" (out,in) or (out,in,1,1) when conv1x1, and "<prefix>.bias". */
+enum dc_status dc_linear_register(struct dc_linear *l, struct dc_registry *r, const char *prefix,
+                                  int in, int out, int bias, int conv1x1, int trainable);
+/* Same with explicit tensor names (bias_name NULL: no bias). */
+enum dc_status dc_linear_register_named(struct dc_linear *l, struct dc_registry *r,
+                                        const char *weight_name, const char *bias_name, int in,
+                                        int out, int trainable);
+void dc_linear_fwd(const struct dc_nn *nn, const struct dc_linear *l, float *out, const float *inp, int N);
+void dc_linear_bwd(const struct dc_nn *nn, const struct dc_linear *l, float *dinp, const float *dout,
+                   const float *inp, int N);
+
+/* ---- layer norm ---- */
+struct dc_layernorm {
+  int w, b;
+  int C;
+  float eps;
+};
+enum dc_status dc_layernorm_register(struct dc_layernorm *ln, struct dc_registry *r, const char *prefix,
+                                     int C, float eps, int trainable);
+
+/* ---- pre-norm transformer block ----
+ * y = x + proj(attn(ln1(x)));  out = y + fc2(act(fc1(ln2(y)))) */
+enum dc_block_naming {
+  DC_NAMING_VIT, /* norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2 (timm / MAE) */
+  DC_NAMING_CLIP /* ln_1, attn.in_proj_*, attn.out_proj, ln_2, mlp.c_fc, mlp.c_proj */
+};
+struct dc_block {
+  struct dc_layernorm ln1, ln2;
+  struct dc_linear qkv, proj, fc1, fc2;
+  int C, NH, hidden, causal;
+  enum dc_act act;
+};
+/* Activations one block keeps for its backward, for N = B*T rows. */
+struct dc_block_acts {
+  float *ln1, *ln1_mean, *ln1_rstd; /* (N,C) (N) (N) */
+  float *qkv;                        /* (N,3C) */
+  float *att;                        /* (B,NH,T,T) */
+  float *atty;                       /* (N,C) attention output before proj */
+  float *y;                          /* (N,C) residual after attention */
+  float *ln2, *ln2_mean, *ln2_rstd;  /* (N,C) (N) (N) */
+  float *h, *a;                      /* (N,hidden) before / after the activation */
+};
+/* Gradient scratch shared by all blocks of a stack (sized for the largest). */
+struct dc_block_scratch {
+  float *dln, *dy, *datty; /* (N,C) */
+  float *dqkv;             /* (N,3C) */
+  float *dh;               /* (N,hidden) */
+};
+
+enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, const char *prefix,
+                                 enum dc_block_naming naming, int C, int NH, int hidden,
+                                 enum dc_act act, float ln_eps, int causal, int trainable);
+void dc_block_acts_take(struct dc_arena *a, struct dc_block_acts *acts, const struct dc_block *blk,
+                        int B, int T);
+void dc_block_scratch_take(struct dc_arena *a, struct dc_block_scratch *s, int N, int C, int hidden);
+void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
+                  float *out, const float *x, int B, int T);
+/* dx may alias dout (the residual stream's gradient is updated in place). */
+void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                  const struct dc_block_scratch *s, float *dx, const float *dout, const float *x,
+                  int B, int T);
+
+/* ---- a stack of blocks and a final layer norm ---- */
+#define DC_MAX_DEPTH 32
+struct dc_stack {
+  struct dc_block blocks[DC_MAX_DEPTH];
+  struct dc_layernorm norm; /* final norm; norm.w < 0 when the stack has none */
+  int depth;
+};
+struct dc_stack_acts {
+  struct dc_block_acts blocks[DC_MAX_DEPTH];
+  float *xs[DC_MAX_DEPTH + 1]; /* block inputs; xs[depth] is the last block's output (N,C) */
+  float *out, *mean, *rstd;    /* after the final norm (N,C) (N) (N) */
+  float *dres;                 /* (N,C) residual-stream gradient */
+};
+/* Registers blocks "<block_prefix>.<i>" for i < depth and the final norm `norm_name`. */
+enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, const char *block_prefix,
+                                 const char *norm_name, enum dc_block_naming naming, int depth, int C,
+                                 int NH, int hidden, enum dc_act act, float ln_eps, int causal,
+                                 int trainable);
+void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T);
+/* Input is acts->xs[0] (filled by the caller); output in acts->out. */
+void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T);
+/* dout (N,C) is the gradient of acts->out; the input gradient is left in acts->dres. */
+void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
+                  const struct dc_block_scratch *s, const float *dout, int B, int T);
+
+#endif

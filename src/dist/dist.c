@@ -1,0 +1,55 @@
+/* MPI context: init with thread support for OpenMP regions on the main thread, the
+ * node-local rank (for choosing a GPU later), gradient averaging and agreed failure. */
+#include "diffclip/dist.h"
+
+#include <stdlib.h>
+
+enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
+  int provided;
+  DC_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  d->comm = MPI_COMM_WORLD;
+  MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
+  DC_CHECK_MPI(MPI_Comm_rank(d->comm, &d->rank));
+  DC_CHECK_MPI(MPI_Comm_size(d->comm, &d->size));
+  MPI_Comm node;
+  DC_CHECK_MPI(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
+  DC_CHECK_MPI(MPI_Comm_rank(node, &d->local_rank));
+  DC_CHECK_MPI(MPI_Comm_size(node, &d->local_size));
+  MPI_Comm_free(&node);
+  dc_log_set_rank(d->size > 1 ? d->rank : -1, 0);
+  if (d->rank > 0) dc_log_set_rank(d->rank, 0);
+  return DC_OK;
+}
+
+void dc_dist_finalize(struct dc_dist *d) {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+  (void)d;
+}
+
+enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_backend *be, float *x, size_t n) {
+  if (d->size == 1) return DC_OK;
+  /* Host memory on the CPU backend; the CUDA backend brings its own (NCCL) path. */
+  for (size_t off = 0; off < n;) {
+    int chunk = n - off > (size_t)1 << 30 ? 1 << 30 : (int)(n - off);
+    DC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, x + off, chunk, MPI_FLOAT, MPI_SUM, d->comm));
+    off += (size_t)chunk;
+  }
+  be->scale_inplace(x, 1.0f / (float)d->size, n);
+  return DC_OK;
+}
+
+enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local) {
+  int mine = (int)local, worst = mine;
+  if (d->size > 1 && MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS)
+    return DC_ERR_MPI;
+  return (enum dc_status)worst;
+}
+
+void dc_dist_abort(const struct dc_dist *d, int code) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized && d && d->size > 1) MPI_Abort(d->comm, code);
+  exit(code);
+}

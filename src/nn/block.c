@@ -1,0 +1,151 @@
+/* The pre-norm transformer block and a stack of them with a final layer norm: the
+ * modality-shared image encoder, the per-modality decoders and the text encoder are all
+ * this code with different sizes, names and activation.
+ *
+ * Shapes: x (B,T,C) = N rows of C; hidden = mlp_ratio * C. */
+#include <stdio.h>
+
+#include "diffclip/nn.h"
+
+enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, const char *prefix,
+                                 enum dc_block_naming naming, int C, int NH, int hidden,
+                                 enum dc_act act, float ln_eps, int causal, int trainable) {
+  char a[DC_NAME_MAX], b[DC_NAME_MAX];
+  blk->C = C;
+  blk->NH = NH;
+  blk->hidden = hidden;
+  blk->act = act;
+  blk->causal = causal;
+  if (C % NH != 0) return DC_ERROR(DC_ERR_ARG, "width %d is not divisible by %d heads (%s)", C, NH, prefix);
+  int vit = naming == DC_NAMING_VIT;
+#define NAME(buf, suffix) snprintf(buf, sizeof buf, "%s.%s", prefix, suffix)
+  NAME(a, vit ? "norm1" : "ln_1");
+  DC_TRY(dc_layernorm_register(&blk->ln1, r, a, C, ln_eps, trainable));
+  if (vit) {
+    NAME(a, "attn.qkv");
+    DC_TRY(dc_linear_register(&blk->qkv, r, a, C, 3 * C, 1, 0, trainable));
+    NAME(a, "attn.proj");
+  } else {
+    NAME(a, "attn.in_proj_weight");
+    NAME(b, "attn.in_proj_bias");
+    DC_TRY(dc_linear_register_named(&blk->qkv, r, a, b, C, 3 * C, trainable));
+    NAME(a, "attn.out_proj");
+  }
+  DC_TRY(dc_linear_register(&blk->proj, r, a, C, C, 1, 0, trainable));
+  NAME(a, vit ? "norm2" : "ln_2");
+  DC_TRY(dc_layernorm_register(&blk->ln2, r, a, C, ln_eps, trainable));
+  NAME(a, vit ? "mlp.fc1" : "mlp.c_fc");
+  DC_TRY(dc_linear_register(&blk->fc1, r, a, C, hidden, 1, 0, trainable));
+  NAME(a, vit ? "mlp.fc2" : "mlp.c_proj");
+  DC_TRY(dc_linear_register(&blk->fc2, r, a, hidden, C, 1, 0, trainable));
+#undef NAME
+  return DC_OK;
+}
+
+void dc_block_acts_take(struct dc_arena *a, struct dc_block_acts *acts, const struct dc_block *blk,
+                        int B, int T) {
+  size_t N = (size_t)B * T, C = blk->C;
+  acts->ln1 = dc_arena_floats(a, N * C);
+  acts->ln1_mean = dc_arena_floats(a, N);
+  acts->ln1_rstd = dc_arena_floats(a, N);
+  acts->qkv = dc_arena_floats(a, N * 3 * C);
+  acts->att = dc_arena_floats(a, (size_t)B * blk->NH * T * T);
+  acts->atty = dc_arena_floats(a, N * C);
+  acts->y = dc_arena_floats(a, N * C);
+  acts->ln2 = dc_arena_floats(a, N * C);
+  acts->ln2_mean = dc_arena_floats(a, N);
+  acts->ln2_rstd = dc_arena_floats(a, N);
+  acts->h = dc_arena_floats(a, N * blk->hidden);
+  acts->a = dc_arena_floats(a, N * blk->hidden);
+}
+
+void dc_block_scratch_take(struct dc_arena *a, struct dc_block_scratch *s, int N, int C, int hidden) {
+  s->dln = dc_arena_floats(a, (size_t)N * C);
+  s->dy = dc_arena_floats(a, (size_t)N * C);
+  s->datty = dc_arena_floats(a, (size_t)N * C);
+  s->dqkv = dc_arena_floats(a, (size_t)N * 3 * C);
+  s->dh = dc_arena_floats(a, (size_t)N * hidden);
+}
+
+void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
+                  float *out, const float *x, int B, int T) {
+  const struct dc_backend *be = nn->be;
+  const struct dc_registry *r = nn->reg;
+  int N = B * T, C = blk->C;
+  be->layernorm_forward(acts->ln1, acts->ln1_mean, acts->ln1_rstd, x, dc_param(r, blk->ln1.w),
+                        dc_param(r, blk->ln1.b), N, C, blk->ln1.eps);
+  dc_linear_fwd(nn, &blk->qkv, acts->qkv, acts->ln1, N);
+  be->attention_forward(acts->atty, acts->att, acts->qkv, B, T, C, blk->NH, blk->causal);
+  dc_linear_fwd(nn, &blk->proj, acts->y, acts->atty, N);
+  be->add_inplace(acts->y, x, (size_t)N * C);
+  be->layernorm_forward(acts->ln2, acts->ln2_mean, acts->ln2_rstd, acts->y, dc_param(r, blk->ln2.w),
+                        dc_param(r, blk->ln2.b), N, C, blk->ln2.eps);
+  dc_linear_fwd(nn, &blk->fc1, acts->h, acts->ln2, N);
+  be->act_forward(blk->act, acts->a, acts->h, (size_t)N * blk->hidden);
+  dc_linear_fwd(nn, &blk->fc2, out, acts->a, N);
+  be->add_inplace(out, acts->y, (size_t)N * C);
+}
+
+void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                  const struct dc_block_scratch *s, float *dx, const float *dout, const float *x,
+                  int B, int T) {
+  const struct dc_backend *be = nn->be;
+  const struct dc_registry *r = nn->reg;
+  int N = B * T, C = blk->C;
+  /* MLP branch: dout flows to fc2 and straight through the residual to y. */
+  dc_linear_bwd(nn, &blk->fc2, s->dh, dout, acts->a, N);
+  be->act_backward(blk->act, s->dh, s->dh, acts->h, (size_t)N * blk->hidden);
+  dc_linear_bwd(nn, &blk->fc1, s->dln, s->dh, acts->ln2, N);
+  be->layernorm_backward(s->dy, dc_grad(r, blk->ln2.w), dc_grad(r, blk->ln2.b), s->dln, acts->y,
+                         dc_param(r, blk->ln2.w), acts->ln2_mean, acts->ln2_rstd, N, C);
+  be->add_inplace(s->dy, dout, (size_t)N * C);
+  /* Attention branch: dy flows to proj and straight through to x. dout is dead from here,
+   * so dx may alias it. */
+  dc_linear_bwd(nn, &blk->proj, s->datty, s->dy, acts->atty, N);
+  be->attention_backward(s->dqkv, s->datty, acts->qkv, acts->att, B, T, C, blk->NH);
+  dc_linear_bwd(nn, &blk->qkv, s->dln, s->dqkv, acts->ln1, N);
+  be->layernorm_backward(dx, dc_grad(r, blk->ln1.w), dc_grad(r, blk->ln1.b), s->dln, x,
+                         dc_param(r, blk->ln1.w), acts->ln1_mean, acts->ln1_rstd, N, C);
+  be->add_inplace(dx, s->dy, (size_t)N * C);
+}
+
+void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T) {
+  size_t N = (size_t)B * T, C = st->norm.C;
+  for (int i = 0; i < st->depth; i++) dc_block_acts_take(a, &acts->blocks[i], &st->blocks[i], B, T);
+  for (int i = 0; i <= st->depth; i++) acts->xs[i] = dc_arena_floats(a, N * C);
+  acts->out = dc_arena_floats(a, N * C);
+  acts->mean = dc_arena_floats(a, N);
+  acts->rstd = dc_arena_floats(a, N);
+  acts->dres = dc_arena_floats(a, N * C);
+}
+
+void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T) {
+  for (int i = 0; i < st->depth; i++)
+    dc_block_fwd(nn, &st->blocks[i], &acts->blocks[i], acts->xs[i + 1], acts->xs[i], B, T);
+  nn->be->layernorm_forward(acts->out, acts->mean, acts->rstd, acts->xs[st->depth], dc_param(nn->reg, st->norm.w),
+                            dc_param(nn->reg, st->norm.b), B * T, st->norm.C, st->norm.eps);
+}
+
+void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
+                  const struct dc_block_scratch *s, const float *dout, int B, int T) {
+  nn->be->layernorm_backward(acts->dres, dc_grad(nn->reg, st->norm.w), dc_grad(nn->reg, st->norm.b), dout,
+                             acts->xs[st->depth], dc_param(nn->reg, st->norm.w), acts->mean, acts->rstd,
+                             B * T, st->norm.C);
+  for (int i = st->depth - 1; i >= 0; i--)
+    dc_block_bwd(nn, &st->blocks[i], &acts->blocks[i], s, acts->dres, acts->dres, acts->xs[i], B, T);
+}
+
+enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, const char *block_prefix,
+                                 const char *norm_name, enum dc_block_naming naming, int depth, int C,
+                                 int NH, int hidden, enum dc_act act, float ln_eps, int causal,
+                                 int trainable) {
+  if (depth < 1 || depth > DC_MAX_DEPTH)
+    return DC_ERROR(DC_ERR_ARG, "depth %d of %s is outside 1..%d", depth, block_prefix, DC_MAX_DEPTH);
+  st->depth = depth;
+  for (int i = 0; i < depth; i++) {
+    char prefix[DC_NAME_MAX];
+    snprintf(prefix, sizeof prefix, "%s.%d", block_prefix, i);
+    DC_TRY(dc_block_register(&st->blocks[i], r, prefix, naming, C, NH, hidden, act, ln_eps, causal, trainable));
+  }
+  return dc_layernorm_register(&st->norm, r, norm_name, C, ln_eps, trainable);
+}
