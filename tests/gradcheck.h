@@ -20,35 +20,35 @@
 static uint64_t gc_state = 0x9e3779b97f4a7c15ULL;
 static int gc_failures = 0;
 
-static void gc_seed(uint64_t s) { gc_state = s * 0x9e3779b97f4a7c15ULL + 1; }
-static uint64_t gc_next(void) { /* splitmix64 */
+static inline void gc_seed(uint64_t s) { gc_state = s * 0x9e3779b97f4a7c15ULL + 1; }
+static inline uint64_t gc_next(void) { /* splitmix64 */
   uint64_t z = (gc_state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 /* uniform in [lo, hi) */
-static double gc_uniform(double lo, double hi) { return lo + (hi - lo) * (double)(gc_next() >> 11) * 0x1.0p-53; }
+static inline double gc_uniform(double lo, double hi) { return lo + (hi - lo) * (double)(gc_next() >> 11) * 0x1.0p-53; }
 /* integer in [lo, hi] */
-static int gc_int(int lo, int hi) { return lo + (int)(gc_next() % (uint64_t)(hi - lo + 1)); }
+static inline int gc_int(int lo, int hi) { return lo + (int)(gc_next() % (uint64_t)(hi - lo + 1)); }
 
-static double *gc_alloc(size_t n) {
+static inline double *gc_alloc(size_t n) {
   double *p = calloc(n ? n : 1, sizeof *p);
   if (!p) { fprintf(stderr, "out of memory\n"); abort(); }
   return p;
 }
-static double *gc_random(size_t n, double lo, double hi) {
+static inline double *gc_random(size_t n, double lo, double hi) {
   double *p = gc_alloc(n);
   for (size_t i = 0; i < n; i++) p[i] = gc_uniform(lo, hi);
   return p;
 }
-static float *gc_to_float(const double *x, size_t n) {
+static inline float *gc_to_float(const double *x, size_t n) {
   float *p = calloc(n ? n : 1, sizeof *p);
   if (!p) abort();
   for (size_t i = 0; i < n; i++) p[i] = (float)x[i];
   return p;
 }
-static double gc_weighted_sum(const double *out, const double *r, size_t n) {
+static inline double gc_weighted_sum(const double *out, const double *r, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; i++) s += out[i] * r[i];
   return s;
@@ -59,7 +59,7 @@ typedef double (*gc_loss_fn)(void *ctx);
 
 /* Compares grad[i] with the central difference of loss over x[i], for up to max_checks
  * elements spread over x. Error measure: |a - n| / max(1, |a|, |n|) <= tol. */
-static double gc_check(const char *what, double *x, const double *grad, size_t n, gc_loss_fn loss,
+static inline double gc_check(const char *what, double *x, const double *grad, size_t n, gc_loss_fn loss,
                        void *ctx, double h, double tol, size_t max_checks) {
   double worst = 0;
   size_t stride = n > max_checks ? n / max_checks : 1;
@@ -86,7 +86,7 @@ static double gc_check(const char *what, double *x, const double *grad, size_t n
 }
 
 /* Float kernel output vs double kernel output: max |f - d| / max(1, max|d|) <= tol. */
-static double gc_compare_f32(const char *what, const float *f, const double *d, size_t n, double tol) {
+static inline double gc_compare_f32(const char *what, const float *f, const double *d, size_t n, double tol) {
   double worst = 0, ref = 1;
   for (size_t i = 0; i < n; i++) ref = fmax(ref, fabs(d[i]));
   for (size_t i = 0; i < n; i++) {
@@ -102,7 +102,7 @@ static double gc_compare_f32(const char *what, const float *f, const double *d, 
   return worst;
 }
 
-static int gc_finish(const char *test) {
+static inline int gc_finish(const char *test) {
   if (gc_failures) {
     fprintf(stderr, "%s: %d check(s) failed\n", test, gc_failures);
     return 1;

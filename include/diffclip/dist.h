@@ -19,7 +19,8 @@ void dc_dist_finalize(struct dc_dist *d);
 enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_backend *be, float *x, size_t n);
 /* Agrees on a status: the worst over all ranks, so every rank takes the same exit. */
 enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local);
-/* Ends the job on every rank after a fatal error on this one. */
+/* After a fatal error on this rank: MPI_Abort every rank of a multi-rank job (single
+ * rank: returns, and the caller exits with `code`). */
 void dc_dist_abort(const struct dc_dist *d, int code);
 
 #endif

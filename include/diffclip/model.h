@@ -190,13 +190,24 @@ struct dc_clip {
   struct dc_clip_acts acts;
   struct dc_clip_io io;
   float loss; /* host copy */
+  int train;  /* BatchNorm mode of the last forward */
 };
 /* B images per step, Bt texts (prompts) per step. */
 enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
                             const struct dc_backend *be);
 void dc_clip_free(struct dc_clip *c);
+/* Full forward and loss (train: BatchNorm batch statistics). */
 enum dc_status dc_clip_forward(struct dc_clip *c, int train);
+/* Parts of the forward, for inference: image features (B, D) of io.x / io.t into
+ * io.image_features; text features (Bt, D) of io.tokens / io.eot into io.text_features. */
+void dc_clip_image_features(struct dc_clip *c, int train);
+void dc_clip_text_features(struct dc_clip *c);
 enum dc_status dc_clip_backward(struct dc_clip *c);
+
+/* ---- matrix-multiply FLOP counts of one forward (training step = 3x) ---- */
+double dc_flops_pretrain_forward(const struct dc_model_config *c, int B);
+double dc_flops_image_forward(const struct dc_model_config *c, int B);
+double dc_flops_text_forward(const struct dc_model_config *c, int Bt);
 
 /* ---- fixed tables (host) ---- */
 /* 2-D sin-cos position table ((W*W + 1), D), cls row (zeros) first; D % 4 == 0. */

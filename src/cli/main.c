@@ -1,7 +1,70 @@
-/* diffclip: the command. (Skeleton; verbs arrive with the model.) */
+/* diffclip: the command. Brings MPI up, dispatches to a verb, and turns a failure into
+ * one message and an exit code on every rank. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-int main(void) {
-  puts("diffclip " DIFFCLIP_VERSION);
-  return 0;
+#include "cli/cli.h"
+
+struct verb {
+  const char *name;
+  int (*run)(struct dc_dist *d, int argc, char **argv);
+  const char *summary;
+};
+
+static const struct verb verbs[] = {
+    {"run", dc_cmd_run, "the built-in demo: synthetic pretraining, fine-tuning and evaluation"},
+    {"bench-speed", dc_cmd_bench_speed, "time training and inference steps at the paper's sizes"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: diffclip <verb> [options]     (diffclip <verb> --help for its options)\n"
+          "       mpirun -np N diffclip <verb> [options]\n\nverbs:\n");
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+  fprintf(f, "\n  --help       this text\n  --version    the program version\n");
+}
+
+int dc_cli_parse_int(const char *verb, const char *option, const char *text, int min, int *out) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < min || v > 1000000000L) {
+    fprintf(stderr, "diffclip %s: --%s expects an integer >= %d, got '%s'\n", verb, option, min, text);
+    return 0;
+  }
+  *out = (int)v;
+  return 1;
+}
+
+double dc_cli_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? DC_EXIT_USAGE : DC_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("diffclip %s\n", DIFFCLIP_VERSION);
+    return DC_EXIT_OK;
+  }
+  const struct verb *v = NULL;
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (strcmp(argv[1], verbs[i].name) == 0) v = &verbs[i];
+  if (!v) {
+    fprintf(stderr, "diffclip: unknown verb '%s'\n\n", argv[1]);
+    usage(stderr);
+    return DC_EXIT_USAGE;
+  }
+  struct dc_dist d;
+  if (dc_dist_init(&d, &argc, &argv) != DC_OK) return DC_EXIT_ERROR;
+  /* the verb sees argv from its own name on, so getopt_long starts after it */
+  int code = v->run(&d, argc - 1, argv + 1);
+  if (code != DC_EXIT_OK && code != DC_EXIT_USAGE) dc_dist_abort(&d, code);
+  dc_dist_finalize(&d);
+  return code;
 }

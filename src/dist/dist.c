@@ -2,7 +2,6 @@
  * node-local rank (for choosing a GPU later), gradient averaging and agreed failure. */
 #include "diffclip/dist.h"
 
-#include <stdlib.h>
 
 enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   int provided;
@@ -17,7 +16,6 @@ enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   DC_CHECK_MPI(MPI_Comm_size(node, &d->local_size));
   MPI_Comm_free(&node);
   dc_log_set_rank(d->size > 1 ? d->rank : -1, 0);
-  if (d->rank > 0) dc_log_set_rank(d->rank, 0);
   return DC_OK;
 }
 
@@ -48,8 +46,8 @@ enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local) {
 }
 
 void dc_dist_abort(const struct dc_dist *d, int code) {
-  int initialized = 0;
+  int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
-  if (initialized && d && d->size > 1) MPI_Abort(d->comm, code);
-  exit(code);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized && d && d->size > 1) MPI_Abort(d->comm, code);
 }

@@ -112,18 +112,31 @@ static void text_fwd(struct dc_clip *c, const struct dc_nn *nn) {
            c->io.text_features, D);
 }
 
-enum dc_status dc_clip_forward(struct dc_clip *c, int train) {
+void dc_clip_image_features(struct dc_clip *c, int train) {
   const struct dc_backend *be = c->params.be;
   struct dc_nn nn = {be, &c->params};
   struct dc_clip_acts *k = &c->acts;
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, M = cfg->n_modalities, S = dc_cfg_tokens(cfg) + 1, D = cfg->embed_dim;
+  c->train = train;
   dc_image_encoder_fwd(&nn, &c->buffers, &c->enc, &c->enc_acts, (const float *const *)c->io.x, c->io.t, NULL,
                        train);
   for (int m = 0; m < M; m++) /* cls outputs after the shared final norm, concatenated */
     be->copy_rows(k->head_in + (size_t)m * D, M * D, c->enc_acts.st.out + (size_t)m * B * S * D, S * D, B, D);
   dc_linear_fwd(&nn, &c->head, c->io.image_features, k->head_in, B);
+}
+
+void dc_clip_text_features(struct dc_clip *c) {
+  struct dc_nn nn = {c->params.be, &c->params};
   text_fwd(c, &nn);
+}
+
+enum dc_status dc_clip_forward(struct dc_clip *c, int train) {
+  const struct dc_backend *be = c->params.be;
+  struct dc_clip_acts *k = &c->acts;
+  int B = c->B, D = c->cfg.embed_dim;
+  dc_clip_image_features(c, train);
+  dc_clip_text_features(c);
   be->l2norm_forward(k->zi, k->ni, c->io.image_features, B, D);
   be->l2norm_forward(k->zt_all, k->nt, c->io.text_features, c->Bt, D);
   be->gather_rows(k->zt, 1, k->zt_all, 0, c->io.text_of, B, 1, D);
@@ -185,6 +198,6 @@ enum dc_status dc_clip_backward(struct dc_clip *c) {
   for (int m = 0; m < M; m++)
     be->copy_rows(k->denc + (size_t)m * B * S * D, S * D, k->dhead_in + (size_t)m * D, M * D, B, D);
   dc_image_encoder_bwd(&nn, &c->buffers, &c->enc, &c->enc_acts, &c->scratch, k->denc,
-                       (const float *const *)c->io.x, NULL, 1);
+                       (const float *const *)c->io.x, NULL, c->train);
   return DC_OK;
 }

@@ -1,0 +1,19 @@
+/* The diffclip command's verbs. Each returns a process exit code; a verb that fails on
+ * one rank of many has already made every rank stop (dc_dist_agree / MPI_Abort). */
+#ifndef DIFFCLIP_CLI_H
+#define DIFFCLIP_CLI_H
+
+#include "diffclip/dist.h"
+
+#define DC_EXIT_OK 0
+#define DC_EXIT_ERROR 1
+#define DC_EXIT_USAGE 2
+
+int dc_cmd_run(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv);
+
+/* Parses a positive int option value; prints a usage error naming the option. */
+int dc_cli_parse_int(const char *verb, const char *option, const char *text, int min, int *out);
+double dc_cli_now(void); /* monotonic seconds */
+
+#endif
