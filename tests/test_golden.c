@@ -359,8 +359,7 @@ static enum dc_status check_pretrain(hid_t f, const struct dc_model_config *cfg,
   DC_TRY(dc_h5_attr_double(f, "/pretrain", "adam_weight_decay", &wd));
   size_t n = p->params.n_trainable;
   float *m1 = be->alloc(n * sizeof(float)), *v1 = be->alloc(n * sizeof(float));
-  be->adam_update(p->params.params, p->params.grads, m1, v1, n, (float)lr, (float)b1, (float)b2, (float)eps,
-                  (float)wd, 1, 0);
+  be->adam_update(p->params.params, p->params.grads, m1, v1, n, lr, b1, b2, eps, wd, 1, 0);
   struct group ga = {"pretrain params after Adam", 0, 0};
   DC_TRY(compare_registry(f, "/pretrain/params_after_adam", &p->params, 1, &ga));
   report(&ga);

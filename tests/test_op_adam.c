@@ -52,7 +52,7 @@ static void expect_le(double err, double tol, const char *what) {
 
 static void steps(size_t n, int decoupled) {
   printf("%s n=%zu\n", decoupled ? "AdamW" : "Adam", n);
-  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.05f;
+  const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
   double *pr = gc_random(n, -1, 1), *mr = gc_alloc(n), *vr = gc_alloc(n);
   double *pd = gc_alloc(n), *md = gc_alloc(n), *vd = gc_alloc(n);
   memcpy(pd, pr, n * sizeof *pd);
@@ -162,17 +162,15 @@ static int golden(const char *path) {
     float *pf = gc_to_float(p, un), *gf = gc_to_float(g, un), *mf = calloc(un, sizeof *mf),
           *vf = calloc(un, sizeof *vf);
     double *md = gc_alloc(un), *vd = gc_alloc(un);
-    dc_cpu_f32_adam_update(pf, gf, mf, vf, un, (float)lr, (float)b1, (float)b2, (float)eps,
-                           (float)wd, 1, 0);
-    dc_cpu_f64_adam_update(p, g, md, vd, un, (float)lr, (float)b1, (float)b2, (float)eps,
-                           (float)wd, 1, 0);
+    dc_cpu_f32_adam_update(pf, gf, mf, vf, un, lr, b1, b2, eps, wd, 1, 0);
+    dc_cpu_f64_adam_update(p, g, md, vd, un, lr, b1, b2, eps, wd, 1, 0);
     char what[96];
     snprintf(what, sizeof what, "golden f32 %s", names[k]);
     expect_le(rel_err_norm_f(pf, want, un), 1e-6, what);
-    /* The double kernel still takes float hyper-parameters ((double)1e-3f is 1e-3 to
-     * 5e-8 relative), so it reaches the golden step to ~1e-9, not to double rounding. */
+    /* The double kernel with double hyper-parameters reaches the golden step to double
+     * rounding. */
     snprintf(what, sizeof what, "golden f64 %s", names[k]);
-    expect_le(rel_err_norm(p, want, un), 1e-8, what);
+    expect_le(rel_err_norm(p, want, un), 1e-12, what);
     free(pf); free(gf); free(mf); free(vf); free(md); free(vd);
   }
   if (H5Fclose(file) < 0) rc = -1;

@@ -111,9 +111,10 @@ enum dc_act { DC_ACT_GELU = 0, DC_ACT_QUICKGELU, DC_ACT_SILU, DC_ACT_RELU };
    * out (B, 2*half) = [cos(t f), sin(t f)] for each t[b]. */                                   \
   X(void, timestep_embedding, (T *out, const int *t, int B, int half, T max_period))             \
   /* One Adam step over n values; `step` counts from 1. decoupled=0: PyTorch Adam (weight     \
-   * decay as L2 added to the gradient); decoupled=1: AdamW (p -= lr*wd*p first). */            \
-  X(void, adam_update, (T *param, const T *grad, T *m, T *v, size_t n, float lr, float beta1,    \
-                      float beta2, float eps, float weight_decay, int step, int decoupled))
+   * decay as L2 added to the gradient); decoupled=1: AdamW (p -= lr*wd*p first). Hyper-parameters are double,  \
+   * like PyTorch's Python floats (1 - beta2 from a float 0.999 would be off by 5e-5). */            \
+  X(void, adam_update, (T *param, const T *grad, T *m, T *v, size_t n, double lr, double beta1, \
+                      double beta2, double eps, double weight_decay, int step, int decoupled))
 
 #define DC_CPU_DECL_F32(ret, name, args) ret dc_cpu_f32_##name args;
 #define DC_CPU_DECL_F64(ret, name, args) ret dc_cpu_f64_##name args;

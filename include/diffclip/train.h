@@ -12,7 +12,7 @@ struct dc_adam {
   float *m, *v; /* (n) backend memory */
   size_t n;
   int step;
-  float lr, beta1, beta2, eps, weight_decay;
+  double lr, beta1, beta2, eps, weight_decay;
   int decoupled; /* 0: Adam with L2 (published); 1: AdamW */
 };
 enum dc_status dc_adam_init(struct dc_adam *o, const struct dc_registry *r, float lr, float weight_decay,

@@ -8,16 +8,16 @@
  *
  * The bias corrections and the step size are formed in double, like PyTorch's Python
  * scalars, and rounded once to `real`; the per-element arithmetic is in `real`, like the
- * float32 tensor ops. `step` counts from 1. The hyper-parameters arrive as float (ops.h),
- * so the double build sees e.g. (double)0.999f; tests pass the same values to both sides. */
+ * float32 tensor ops. `step` counts from 1. The hyper-parameters arrive as double (ops.h),
+ * like PyTorch's Python floats. */
 #include "backend/cpu/real.h"
 
 void OP(adam_update)(real *param,      /* (n) */
                      const real *grad, /* (n) */
                      real *m,          /* (n), first moment */
                      real *v,          /* (n), second moment */
-                     size_t n, float lr, float beta1, float beta2, float eps,
-                     float weight_decay, int step, int decoupled) {
+                     size_t n, double lr, double beta1, double beta2, double eps,
+                     double weight_decay, int step, int decoupled) {
   double bias1 = 1.0 - pow((double)beta1, (double)step);
   double bias2 = 1.0 - pow((double)beta2, (double)step);
   real step_size = (real)((double)lr / bias1);
@@ -25,8 +25,8 @@ void OP(adam_update)(real *param,      /* (n) */
   real b1 = (real)beta1, b2 = (real)beta2, one_m_b1 = (real)(1.0 - (double)beta1),
        one_m_b2 = (real)(1.0 - (double)beta2), e = (real)eps, wd = (real)weight_decay;
   real decay = (real)(1.0 - (double)lr * (double)weight_decay);
-  int l2 = !decoupled && weight_decay != 0.0f;
-  int shrink = decoupled && weight_decay != 0.0f;
+  int l2 = !decoupled && weight_decay != 0.0;
+  int shrink = decoupled && weight_decay != 0.0;
 #pragma omp parallel for simd schedule(static) if (n >= 4096)
   for (size_t i = 0; i < n; i++) {
     real p = param[i];
