@@ -1,0 +1,16 @@
+/* General matrix multiply for the CPU backend: a thin row-major wrapper over OpenBLAS, so
+ * that every op and every layer reaches BLAS through the same backend entry (and the CUDA
+ * backend can put cuBLAS behind the same signature). */
+#include <cblas.h>
+
+#include "backend/cpu/real.h"
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C; op(A) (M,K), op(B) (K,N), all row-major. */
+void OP(gemm)(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+              const real *B, int ldb, real beta, real *C, int ldc) {
+  /* An empty output needs no work, and BLAS would reject the degenerate leading
+   * dimensions that callers naturally pass for it. */
+  if (M <= 0 || N <= 0) return;
+  CBLAS_GEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+             M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

@@ -1,0 +1,67 @@
+/* Fully connected layer (and 1x1 convolution on channel-last pixels) for the CPU backend.
+ *
+ * N rows, IC input channels, OC output channels. Both directions are BLAS GEMMs; only the
+ * bias gradient, a column sum, is done by hand. Backward: dinp is ASSIGNED, dweight and
+ * dbias ACCUMULATE (+=); NULL gradients are skipped. */
+#include <cblas.h>
+
+#include "backend/cpu/real.h"
+
+/* Columns per task of the bias-gradient sum: wide enough for vector loads over a row,
+ * narrow enough that OC = 128 still splits across a few threads. */
+#define LINEAR_DBIAS_BLOCK 32
+
+void OP(linear_forward)(real *out,          /* (N, OC) */
+                        const real *inp,    /* (N, IC) */
+                        const real *weight, /* (OC, IC) */
+                        const real *bias,   /* (OC) or NULL */
+                        int N, int IC, int OC) {
+  if (N <= 0 || OC <= 0) return;
+  real beta = 0;
+  if (bias || IC <= 0) {
+    /* Start from the broadcast bias and let the GEMM add to it (beta = 1): one pass over
+     * out instead of a second one after the product. */
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+      real *o = out + (size_t)n * OC;
+      for (int c = 0; c < OC; c++) o[c] = bias ? bias[c] : (real)0;
+    }
+    beta = 1;
+  }
+  if (IC <= 0) return; /* BLAS rejects a zero leading dimension; out is already bias or 0 */
+  CBLAS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, (real)1, inp, IC, weight, IC, beta,
+             out, OC);
+}
+
+void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
+                         real *dweight,      /* (OC, IC) or NULL */
+                         real *dbias,        /* (OC) or NULL */
+                         const real *dout,   /* (N, OC) */
+                         const real *inp,    /* (N, IC) */
+                         const real *weight, /* (OC, IC) */
+                         int N, int IC, int OC) {
+  if (N <= 0 || OC <= 0) return;
+  if (dinp && IC > 0) /* dinp = dout . weight */
+    CBLAS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, (real)1, dout, OC, weight, IC,
+               (real)0, dinp, IC);
+  if (dweight && IC > 0) /* dweight += dout^T . inp */
+    CBLAS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, (real)1, dout, OC, inp, IC,
+               (real)1, dweight, IC);
+  if (dbias) {
+    /* Each task owns a block of columns and walks all rows in order, so the sum does not
+     * depend on the thread count; double accumulators because N (pixels times batch) is
+     * large enough to lose float digits. */
+    int nblocks = (OC + LINEAR_DBIAS_BLOCK - 1) / LINEAR_DBIAS_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+      int c0 = blk * LINEAR_DBIAS_BLOCK;
+      int nc = OC - c0 < LINEAR_DBIAS_BLOCK ? OC - c0 : LINEAR_DBIAS_BLOCK;
+      double acc[LINEAR_DBIAS_BLOCK] = {0};
+      for (int n = 0; n < N; n++) {
+        const real *d = dout + (size_t)n * OC + c0;
+        for (int c = 0; c < nc; c++) acc[c] += d[c];
+      }
+      for (int c = 0; c < nc; c++) dbias[c0 + c] += (real)acc[c];
+    }
+  }
+}
