@@ -17,6 +17,8 @@ struct dc_arena {
 
 /* Takes n floats (64-byte aligned). NULL while planning. */
 float *dc_arena_floats(struct dc_arena *a, size_t n);
+/* Takes n doubles (64-byte aligned). NULL while planning. */
+double *dc_arena_doubles(struct dc_arena *a, size_t n);
 /* Takes n ints (64-byte aligned). NULL while planning. */
 int *dc_arena_ints(struct dc_arena *a, size_t n);
 /* Ends the planning pass: allocates what was counted and rewinds for carving. */

@@ -72,6 +72,7 @@ struct dc_image_encoder_acts {
   struct dc_stack_acts st;      /* (M*B, T, D); st.xs[0] is the assembled input */
   float *dtok, *dtau, *dtsu;    /* gradient scratch (B*L, D) (B, D) (B, D) */
   float *dr, *dz;               /* (B*L, h_max) */
+  double *bn_sums;              /* (6 h_max) BatchNorm column sums: mean, var, local, total */
 };
 enum dc_status dc_image_encoder_register(struct dc_image_encoder *e, struct dc_registry *params,
                                          struct dc_registry *buffers, const struct dc_model_config *cfg,
@@ -118,7 +119,8 @@ struct dc_pretrain_io {
 };
 struct dc_pretrain {
   struct dc_model_config cfg;
-  int B;
+  int B;                            /* samples on this process */
+  const struct dc_reducer *reduce;  /* BatchNorm across ranks; NULL: this process only */
   struct dc_registry params, buffers;
   struct dc_image_encoder enc;
   struct dc_decoder dec[DC_MAX_MODALITIES];
@@ -178,6 +180,7 @@ struct dc_clip_acts {
 struct dc_clip {
   struct dc_model_config cfg;
   int B, Bt;
+  const struct dc_reducer *reduce; /* BatchNorm across ranks; NULL: this process only */
   struct dc_registry params, buffers;
   struct dc_image_encoder enc;
   struct dc_linear head; /* visual.head M*D -> D */

@@ -10,10 +10,20 @@
 #include "diffclip/backend.h"
 #include "diffclip/registry.h"
 
-/* Context every layer call needs. */
+/* Sums small double vectors over the ranks of a data-parallel job, in place (for
+ * synchronised BatchNorm statistics). `ranks` processes each hold an equal share of the
+ * batch. */
+struct dc_reducer {
+  void *ctx;
+  int ranks;
+  enum dc_status (*sum)(void *ctx, double *x, int n);
+};
+
+/* Context every layer call needs. reduce NULL: the batch is all on this process. */
 struct dc_nn {
   const struct dc_backend *be;
   struct dc_registry *reg;
+  const struct dc_reducer *reduce;
 };
 
 /* ---- linear (also 1x1 convolution on channel-last pixels) ---- */

@@ -46,6 +46,23 @@ enum dc_act { DC_ACT_GELU = 0, DC_ACT_QUICKGELU, DC_ACT_SILU, DC_ACT_RELU };
   X(void, batchnorm_backward_train, (T *dinp, T *dweight, T *dbias, const T *dout, const T *inp, \
                                    const T *weight, const T *mean, const T *rstd, int N,       \
                                    int C))                                                      \
+  /* Training mode in parts, for synchronised BatchNorm across ranks: colsum gives sum_n x \
+   * (center NULL) or sum_n (x - center)^2 per channel; apply_train normalises with a given \
+   * mean and biased variance of the whole batch (n_total rows over all ranks); the backward \
+   * colsum gives (sum dy, sum dy*xhat) and backward_apply uses this rank's sums `local`    \
+   * for the parameter gradients and the whole batch's `total` for the input gradient. The  \
+   * fused ops above are these parts on one process. Sums are double in both precisions. */ \
+  X(void, batchnorm_colsum, (double *out, const T *inp, const double *center, int N, int C))  \
+  X(void, batchnorm_apply_train, (T *out, T *mean, T *rstd, T *running_mean, T *running_var, \
+                                  const T *inp, const T *weight, const T *bias,              \
+                                  const double *mean_d, const double *var_d, double n_total, \
+                                  int N, int C, T eps, T momentum))                          \
+  X(void, batchnorm_backward_colsum, (double *out, const T *dout, const T *inp, const T *mean, \
+                                      const T *rstd, int N, int C))                          \
+  X(void, batchnorm_backward_apply, (T *dinp, T *dweight, T *dbias, const T *dout,          \
+                                     const T *inp, const T *weight, const T *mean,           \
+                                     const T *rstd, const double *local, const double *total, \
+                                     double n_total, int N, int C))                          \
   /* Eval mode: normalise with the running statistics. */                                      \
   X(void, batchnorm_forward_eval, (T *out, const T *inp, const T *weight, const T *bias,         \
                                  const T *running_mean, const T *running_var, int N, int C,    \

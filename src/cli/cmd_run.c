@@ -83,6 +83,9 @@ static enum dc_status pretrain_demo(struct dc_dist *d, const struct run_opts *o,
   int B = o->batch / d->size, L = dc_cfg_tokens(cfg);
   DC_TRY(dc_pretrain_init(p, cfg, B, be));
   DC_TRY(dc_init_weights(&p->params, &p->buffers, cfg, (uint64_t)o->seed));
+  struct dc_reducer reduce; /* BatchNorm statistics of the global batch */
+  dc_dist_reducer(d, &reduce);
+  p->reduce = &reduce;
   struct dc_adam adam;
   struct dc_lr_schedule sched;
   DC_TRY(dc_adam_init(&adam, &p->params, 1e-3f, 1e-4f, 0));
@@ -112,6 +115,7 @@ static enum dc_status pretrain_demo(struct dc_dist *d, const struct run_opts *o,
   free(x0[0]);
   free(x0[1]);
   dc_adam_free(&adam, be);
+  p->reduce = NULL;
   return DC_OK;
 }
 

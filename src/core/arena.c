@@ -10,6 +10,7 @@ static void *take(struct dc_arena *a, size_t bytes) {
 }
 
 float *dc_arena_floats(struct dc_arena *a, size_t n) { return take(a, n * sizeof(float)); }
+double *dc_arena_doubles(struct dc_arena *a, size_t n) { return take(a, n * sizeof(double)); }
 int *dc_arena_ints(struct dc_arena *a, size_t n) { return take(a, n * sizeof(int)); }
 
 enum dc_status dc_arena_commit(struct dc_arena *a, const struct dc_backend *be) {

@@ -51,3 +51,13 @@ void dc_dist_abort(const struct dc_dist *d, int code) {
   MPI_Finalized(&finalized);
   if (initialized && !finalized && d && d->size > 1) MPI_Abort(d->comm, code);
 }
+
+static enum dc_status sum_doubles(void *ctx, double *x, int n) {
+  const struct dc_dist *d = ctx;
+  DC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm));
+  return DC_OK;
+}
+
+void dc_dist_reducer(const struct dc_dist *d, struct dc_reducer *out) {
+  *out = (struct dc_reducer){.ctx = (void *)d, .ranks = d->size, .sum = sum_doubles};
+}

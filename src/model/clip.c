@@ -114,7 +114,7 @@ static void text_fwd(struct dc_clip *c, const struct dc_nn *nn) {
 
 void dc_clip_image_features(struct dc_clip *c, int train) {
   const struct dc_backend *be = c->params.be;
-  struct dc_nn nn = {be, &c->params};
+  struct dc_nn nn = {be, &c->params, c->reduce};
   struct dc_clip_acts *k = &c->acts;
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, M = cfg->n_modalities, S = dc_cfg_tokens(cfg) + 1, D = cfg->embed_dim;
@@ -127,7 +127,7 @@ void dc_clip_image_features(struct dc_clip *c, int train) {
 }
 
 void dc_clip_text_features(struct dc_clip *c) {
-  struct dc_nn nn = {c->params.be, &c->params};
+  struct dc_nn nn = {c->params.be, &c->params, c->reduce};
   text_fwd(c, &nn);
 }
 
@@ -157,7 +157,7 @@ enum dc_status dc_clip_forward(struct dc_clip *c, int train) {
 
 enum dc_status dc_clip_backward(struct dc_clip *c) {
   const struct dc_backend *be = c->params.be;
-  struct dc_nn nn = {be, &c->params};
+  struct dc_nn nn = {be, &c->params, c->reduce};
   struct dc_clip_acts *k = &c->acts;
   const struct dc_model_config *cfg = &c->cfg;
   const struct dc_text_encoder *t = &c->text;

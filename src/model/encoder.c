@@ -83,30 +83,56 @@ void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts
   acts->dtsu = dc_arena_floats(a, B * D);
   acts->dr = dc_arena_floats(a, B * L * hmax);
   acts->dz = dc_arena_floats(a, B * L * hmax);
+  acts->bn_sums = dc_arena_doubles(a, 6 * (size_t)hmax);
 }
 
-/* stem conv -> BatchNorm (batch or running statistics) */
-static void stem_bn_fwd(const struct dc_nn *nn, const struct dc_registry *bufs, float *z, float *mean,
+/* Sums over the ranks when the batch is spread over several (synchronised BatchNorm). */
+static void reduce_sums(const struct dc_nn *nn, double *x, int n) {
+  if (nn->reduce && nn->reduce->ranks > 1) nn->reduce->sum(nn->reduce->ctx, x, n);
+}
+static double batch_rows(const struct dc_nn *nn, int N) {
+  return (double)N * (nn->reduce ? nn->reduce->ranks : 1);
+}
+
+/* stem conv -> BatchNorm: in training, the statistics of the whole batch (over every rank,
+ * two-pass: the mean, then the squared deviations around it); otherwise the running ones. */
+static void stem_bn_fwd(const struct dc_nn *nn, const struct dc_registry *bufs, double *sums, float *z, float *mean,
                         float *rstd, const float *s, int w, int b, int rm, int rv, int N, int h,
                         const struct dc_model_config *cfg, int train) {
+  const struct dc_backend *be = nn->be;
   const struct dc_registry *r = nn->reg;
-  if (train)
-    nn->be->batchnorm_forward_train(z, mean, rstd, dc_param(bufs, rm), dc_param(bufs, rv), s, dc_param(r, w),
-                                    dc_param(r, b), N, h, cfg->bn_eps, cfg->bn_momentum);
-  else
-    nn->be->batchnorm_forward_eval(z, s, dc_param(r, w), dc_param(r, b), dc_param(bufs, rm), dc_param(bufs, rv),
-                                   N, h, cfg->bn_eps);
+  if (!train) {
+    be->batchnorm_forward_eval(z, s, dc_param(r, w), dc_param(r, b), dc_param(bufs, rm), dc_param(bufs, rv), N, h,
+                               cfg->bn_eps);
+    return;
+  }
+  double *m = sums, *v = sums + h, n_total = batch_rows(nn, N);
+  be->batchnorm_colsum(m, s, NULL, N, h);
+  reduce_sums(nn, m, h);
+  for (int c = 0; c < h; c++) m[c] /= n_total;
+  be->batchnorm_colsum(v, s, m, N, h);
+  reduce_sums(nn, v, h);
+  for (int c = 0; c < h; c++) v[c] /= n_total;
+  be->batchnorm_apply_train(z, mean, rstd, dc_param(bufs, rm), dc_param(bufs, rv), s, dc_param(r, w), dc_param(r, b), m,
+                            v, n_total, N, h, cfg->bn_eps, cfg->bn_momentum);
 }
 
-static void stem_bn_bwd(const struct dc_nn *nn, const struct dc_registry *bufs, float *ds, const float *dz,
-                        const float *s, const float *mean, const float *rstd, int w, int b, int rm, int rv,
-                        int N, int h, const struct dc_model_config *cfg, int train) {
+static void stem_bn_bwd(const struct dc_nn *nn, const struct dc_registry *bufs, double *sums, float *ds,
+                        const float *dz, const float *s, const float *mean, const float *rstd, int w, int b, int rm,
+                        int rv, int N, int h, const struct dc_model_config *cfg, int train) {
+  const struct dc_backend *be = nn->be;
   const struct dc_registry *r = nn->reg;
-  if (train)
-    nn->be->batchnorm_backward_train(ds, dc_grad(r, w), dc_grad(r, b), dz, s, dc_param(r, w), mean, rstd, N, h);
-  else
-    nn->be->batchnorm_backward_eval(ds, dc_grad(r, w), dc_grad(r, b), dz, s, dc_param(r, w), dc_param(bufs, rm),
-                                    dc_param(bufs, rv), N, h, cfg->bn_eps);
+  if (!train) {
+    be->batchnorm_backward_eval(ds, dc_grad(r, w), dc_grad(r, b), dz, s, dc_param(r, w), dc_param(bufs, rm),
+                                dc_param(bufs, rv), N, h, cfg->bn_eps);
+    return;
+  }
+  double *local = sums + 2 * h, *total = sums + 4 * h;
+  be->batchnorm_backward_colsum(local, dz, s, mean, rstd, N, h);
+  for (int c = 0; c < 2 * h; c++) total[c] = local[c];
+  reduce_sums(nn, total, 2 * h);
+  be->batchnorm_backward_apply(ds, dc_grad(r, w), dc_grad(r, b), dz, s, dc_param(r, w), mean, rstd, local, total,
+                               batch_rows(nn, N), N, h);
 }
 
 void dc_image_encoder_fwd(const struct dc_nn *nn, const struct dc_registry *buffers,
@@ -121,10 +147,10 @@ void dc_image_encoder_fwd(const struct dc_nn *nn, const struct dc_registry *buff
     int h = cfg->stem_width[m];
     const float *pos = dc_param(nn->reg, st->pos); /* (L+1, D), cls row first */
     dc_linear_fwd(nn, &st->conv0, s->s1, x[m], N1);
-    stem_bn_fwd(nn, buffers, s->z1, s->mean1, s->rstd1, s->s1, st->bn1_w, st->bn1_b, st->rm1, st->rv1, N1, h, cfg, train);
+    stem_bn_fwd(nn, buffers, acts->bn_sums, s->z1, s->mean1, s->rstd1, s->s1, st->bn1_w, st->bn1_b, st->rm1, st->rv1, N1, h, cfg, train);
     be->act_forward(DC_ACT_RELU, s->r1, s->z1, (size_t)N1 * h);
     dc_linear_fwd(nn, &st->conv3, s->s2, s->r1, N1);
-    stem_bn_fwd(nn, buffers, s->z2, s->mean2, s->rstd2, s->s2, st->bn4_w, st->bn4_b, st->rm4, st->rv4, N1, h, cfg, train);
+    stem_bn_fwd(nn, buffers, acts->bn_sums, s->z2, s->mean2, s->rstd2, s->s2, st->bn4_w, st->bn4_b, st->rm4, st->rv4, N1, h, cfg, train);
     be->act_forward(DC_ACT_RELU, s->r2, s->z2, (size_t)N1 * h);
     dc_linear_fwd(nn, &st->patch, s->tok, s->r2, N1);
     be->add_broadcast(s->tok, pos + D, B, (size_t)L * D);
@@ -179,11 +205,11 @@ void dc_image_encoder_bwd(const struct dc_nn *nn, const struct dc_registry *buff
     /* stem, in reverse */
     dc_linear_bwd(nn, &st->patch, acts->dr, acts->dtok, s->r2, N1);
     be->act_backward(DC_ACT_RELU, acts->dz, acts->dr, s->z2, (size_t)N1 * h);
-    stem_bn_bwd(nn, buffers, acts->dr, acts->dz, s->s2, s->mean2, s->rstd2, st->bn4_w, st->bn4_b, st->rm4, st->rv4,
+    stem_bn_bwd(nn, buffers, acts->bn_sums, acts->dr, acts->dz, s->s2, s->mean2, s->rstd2, st->bn4_w, st->bn4_b, st->rm4, st->rv4,
                 N1, h, cfg, train);
     dc_linear_bwd(nn, &st->conv3, acts->dz, acts->dr, s->r1, N1);
     be->act_backward(DC_ACT_RELU, acts->dr, acts->dz, s->z1, (size_t)N1 * h);
-    stem_bn_bwd(nn, buffers, acts->dz, acts->dr, s->s1, s->mean1, s->rstd1, st->bn1_w, st->bn1_b, st->rm1, st->rv1,
+    stem_bn_bwd(nn, buffers, acts->bn_sums, acts->dz, acts->dr, s->s1, s->mean1, s->rstd1, st->bn1_w, st->bn1_b, st->rm1, st->rv1,
                 N1, h, cfg, train);
     dc_linear_bwd(nn, &st->conv0, NULL, acts->dz, x[m], N1);
   }

@@ -133,7 +133,7 @@ static enum dc_status download_losses(struct dc_pretrain *p, const struct dc_bac
 
 enum dc_status dc_pretrain_forward(struct dc_pretrain *p) {
   const struct dc_backend *be = p->params.be;
-  struct dc_nn nn = {be, &p->params};
+  struct dc_nn nn = {be, &p->params, p->reduce};
   const struct dc_model_config *cfg = &p->cfg;
   int B = p->B, L = dc_cfg_tokens(cfg), K = dc_cfg_keep(cfg), T = K + 1, S = L + 1;
   int D = cfg->embed_dim, E = cfg->decoder_dim;
@@ -165,7 +165,7 @@ enum dc_status dc_pretrain_forward(struct dc_pretrain *p) {
 
 enum dc_status dc_pretrain_backward(struct dc_pretrain *p) {
   const struct dc_backend *be = p->params.be;
-  struct dc_nn nn = {be, &p->params};
+  struct dc_nn nn = {be, &p->params, p->reduce};
   const struct dc_model_config *cfg = &p->cfg;
   int B = p->B, L = dc_cfg_tokens(cfg), K = dc_cfg_keep(cfg), T = K + 1, S = L + 1;
   int D = cfg->embed_dim, E = cfg->decoder_dim;
