@@ -34,6 +34,9 @@ enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const c
     __attribute__((format(printf, 4, 5)));
 
 #define DC_ERROR(status, ...) dc_error_at((status), __FILE__, __LINE__, __VA_ARGS__)
+/* The message of this thread's last dc_error_at (without the "error: file:line: " prefix),
+ * "" when none yet: for tests and for callers that report an error in their own words. */
+const char *dc_last_error(void);
 
 /* The generic check: evaluate `call`, and when `failed` holds for its value, log the call
  * text and return `status` from the enclosing function. Every other check is built on it. */

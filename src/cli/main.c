@@ -16,6 +16,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"run", dc_cmd_run, "the built-in demo: synthetic pretraining, fine-tuning and evaluation"},
     {"bench-speed", dc_cmd_bench_speed, "time training and inference steps at the paper's sizes"},
+    {"config", dc_cmd_config, "print the resolved configuration, its hash, or the key reference"},
 };
 
 static void usage(FILE *f) {

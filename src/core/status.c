@@ -8,6 +8,7 @@
 static int g_rank = -1;
 static int g_all_print = 0;
 static enum dc_log_level g_level = DC_LOG_INFO;
+static _Thread_local char g_last_error[1024];
 
 const char *dc_status_name(enum dc_status s) {
   switch (s) {
@@ -55,7 +56,12 @@ enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const c
   snprintf(where, sizeof where, "error: %s:%d: ", file, line);
   va_list ap;
   va_start(ap, fmt);
+  vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+  va_end(ap);
+  va_start(ap, fmt);
   vlog(DC_LOG_ERROR, where, fmt, ap);
   va_end(ap);
   return s;
 }
+
+const char *dc_last_error(void) { return g_last_error; }
