@@ -10,7 +10,8 @@
  *   entity unescaping are the identity here: exact for ASCII text without '&' entities and
  *   for already-composed Latin text, which is what class names and descriptions are.
  * - Lower case: ASCII, Latin-1, Latin Extended-A, Latin Extended Additional, Greek and
- *   Cyrillic capitals (as str.lower, including U+0130 -> "i" U+0307); other code points
+ *   Cyrillic capitals (as str.lower, including U+0130 -> "i" U+0307, but capital sigma
+ *   always becomes U+03C3: Python's word-final U+03C2 rule is not done); other code points
  *   are kept as they are.
  * - Letters (\p{L}): ASCII, the Latin-1 letters, U+00F8..U+02C1 (Latin Extended-A/B, IPA,
  *   modifier letters), Greek and Coptic, Cyrillic, Armenian, Hebrew and Arabic letters,
