@@ -1,0 +1,390 @@
+/* `diffclip pretrain` (see pretrain_run.h): run folder, corpus, the step loop with
+ * checkpoints, signals, wall-time limit, divergence handling and progress output. */
+#include "diffclip/pretrain_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "diffclip/checkpoint.h"
+#include "diffclip/patch.h"
+#include "diffclip/rng.h"
+#include "diffclip/scene_mpi.h"
+#include "diffclip/schedule.h"
+#include "diffclip/train.h"
+
+struct run {
+  const struct dc_dist *d;
+  const struct dc_config *cfg;
+  char dir[1024], ckpt_dir[1100];
+  char cfg_hash[DC_SHA256_HEX];
+  char *cfg_text;
+  struct dc_scene scene;
+  struct dc_model_config mcfg;
+  int *corpus; /* patch centres, row * W + col */
+  long n_corpus;
+  int *order; /* the current epoch's global order of the corpus */
+  long order_epoch;
+  int G, B;
+  long steps_per_epoch, total_steps;
+  struct dc_pretrain *p;
+  struct dc_adam adam;
+  struct dc_lr_schedule sched;
+  struct dc_reducer reduce;
+  float *x0[DC_MAX_MODALITIES];
+  struct dc_ckpt_state st;
+  char last_ckpt[1200];
+  FILE *metrics;
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[2048];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0775) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(buf, 0775) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The keys that say how a run is operated, not what it computes: they may change between
+ * a run and its resumption (e.g. a longer max_steps, a wall-time limit for the next slot). */
+static const char *const operational_keys[] = {
+    "pretrain.epochs", "pretrain.max_steps", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
+    "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend",
+    "run.out_dir", "data.scene"};
+static const char *const other_stages[] = {"finetune.", "bench."};
+
+/* The run's identity: its SHA-256 with the operational keys and the other stages' keys at
+ * their defaults, so a resumed run is recognised as the same experiment. */
+static enum dc_status identity_hash(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
+  struct dc_config id = *c;
+  int n;
+  const struct dc_config_key *keys = dc_config_schema(&n);
+  for (int i = 0; i < n; i++) {
+    int reset = 0;
+    for (size_t k = 0; k < sizeof operational_keys / sizeof *operational_keys; k++)
+      reset |= strcmp(keys[i].key, operational_keys[k]) == 0;
+    for (size_t k = 0; k < sizeof other_stages / sizeof *other_stages; k++)
+      reset |= strncmp(keys[i].key, other_stages[k], strlen(other_stages[k])) == 0;
+    if (!reset) continue;
+    char set[DC_CONFIG_STR + 64];
+    snprintf(set, sizeof set, "%s=%s", keys[i].key, keys[i].def);
+    DC_TRY(dc_config_apply_set(&id, set, NULL));
+  }
+  return dc_config_sha256(&id, hex);
+}
+
+/* Rank 0: the run folder with the resolved configuration; a folder holding another
+ * experiment's run is refused (a resumed run must continue the same experiment). */
+static enum dc_status prepare_dir(struct run *r) {
+  const struct dc_config *c = r->cfg;
+  snprintf(r->dir, sizeof r->dir, "%s/%s", c->run.out_dir, c->run.name);
+  snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/ckpt", r->dir);
+  DC_TRY(identity_hash(c, r->cfg_hash));
+  r->cfg_text = dc_config_text(c);
+  DC_CHECK_ALLOC(r->cfg_text);
+  if (r->d->rank != 0) return DC_OK;
+  if (mkdir_p(r->ckpt_dir) != 0) return DC_ERROR(DC_ERR_IO, "cannot create run folder %s: %s", r->ckpt_dir, strerror(errno));
+  char path[1200], old[DC_SHA256_HEX] = "";
+  snprintf(path, sizeof path, "%s/config.sha256", r->dir);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (!fgets(old, sizeof old, f)) old[0] = '\0';
+    fclose(f);
+    old[strcspn(old, "\r\n")] = '\0';
+    if (old[0] && strcmp(old, r->cfg_hash) != 0 && strcmp(c->pretrain.resume, "never") != 0)
+      return DC_ERROR(DC_ERR_ARG,
+                      "run folder %s holds a run of another configuration (identity sha256 %.12s..., this one %.12s...): "
+                      "choose another run.name, or set pretrain.resume = \"never\" to start over there",
+                      r->dir, old, r->cfg_hash);
+  }
+  snprintf(path, sizeof path, "%s/config.cfg", r->dir);
+  DC_TRY(dc_config_write_resolved(c, path));
+  snprintf(path, sizeof path, "%s/config.sha256", r->dir);
+  f = fopen(path, "w");
+  if (!f || fprintf(f, "%s\n", r->cfg_hash) < 0 || fclose(f) != 0)
+    return DC_ERROR(DC_ERR_IO, "cannot write %s", path);
+  snprintf(path, sizeof path, "%s/metrics.jsonl", r->dir);
+  r->metrics = fopen(path, "a");
+  if (!r->metrics) return DC_ERROR(DC_ERR_IO, "cannot open %s for appending", path);
+  return DC_OK;
+}
+
+/* Patch centres: every pixel, or the labelled ones; every stride-th row and column; a
+ * seeded fraction of them. The same on every rank. */
+static enum dc_status build_corpus(struct run *r) {
+  const struct dc_config_data *dc = &r->cfg->data;
+  const struct dc_scene *s = &r->scene;
+  long n = (long)s->height * s->width, k = 0;
+  r->corpus = malloc((size_t)n * sizeof *r->corpus);
+  r->order = malloc((size_t)n * sizeof *r->order);
+  DC_CHECK_ALLOC(r->corpus);
+  DC_CHECK_ALLOC(r->order);
+  for (long i = 0; i < n; i++) {
+    int row = (int)(i / s->width), col = (int)(i % s->width);
+    if (row % dc->corpus_stride || col % dc->corpus_stride) continue;
+    if (dc->corpus == DC_DATA_CORPUS_LABELLED && s->train[i] == 0 && s->test[i] == 0) continue;
+    if (dc->corpus_fraction < 1.0 &&
+        dc_rng_uniform((uint64_t)r->cfg->run.seed, DC_STREAM_DATA + 7, (uint64_t)i, 0) >= dc->corpus_fraction)
+      continue;
+    r->corpus[k++] = (int)i;
+  }
+  r->n_corpus = k;
+  r->order_epoch = -1;
+  if (k < r->G)
+    return DC_ERROR(DC_ERR_ARG, "the corpus has %ld patch centres, fewer than one global batch (pretrain.global_batch = %d)",
+                    k, r->G);
+  return DC_OK;
+}
+
+/* The global order of epoch e: Fisher-Yates keyed by (seed, epoch). */
+static void epoch_order(struct run *r, long e) {
+  if (r->order_epoch == e) return;
+  memcpy(r->order, r->corpus, (size_t)r->n_corpus * sizeof *r->order);
+  for (long i = r->n_corpus - 1; i > 0; i--) {
+    long j = (long)dc_rng_below((uint64_t)r->cfg->run.seed, DC_STREAM_SHUFFLE + (uint64_t)e, (uint64_t)i, 0,
+                                (uint32_t)(i + 1));
+    int t = r->order[i];
+    r->order[i] = r->order[j];
+    r->order[j] = t;
+  }
+  r->order_epoch = e;
+}
+
+static enum dc_status setup(struct run *r) {
+  const struct dc_config *c = r->cfg;
+  const struct dc_dist *d = r->d;
+  DC_TRY(dc_dist_agree(d, prepare_dir(r)));
+  DC_TRY(dc_scene_load_parallel(d, c->data.scene, &r->scene));
+  struct dc_scene *s = &r->scene;
+  DC_TRY(dc_normalise_scene(s, c->data.normalisation == DC_DATA_NORM_BAND_ROBUST ? DC_NORM_BAND_ROBUST
+                                                                                    : DC_NORM_GLOBAL_MINMAX));
+  DC_TRY(dc_config_model(c, s->n_modalities, s->bands, 3, &r->mcfg));
+  r->G = c->pretrain.global_batch;
+  if (r->G % d->size != 0 || r->G / d->size < 2)
+    return DC_ERROR(DC_ERR_ARG, "pretrain.global_batch = %d must be a multiple of the %d ranks with at least 2 per rank",
+                    r->G, d->size);
+  r->B = r->G / d->size;
+  DC_TRY(build_corpus(r));
+  r->steps_per_epoch = r->n_corpus / r->G;
+  r->total_steps = (long)c->pretrain.epochs * r->steps_per_epoch;
+  if (c->pretrain.max_steps > 0 && c->pretrain.max_steps < r->total_steps) r->total_steps = c->pretrain.max_steps;
+  r->p = calloc(1, sizeof *r->p);
+  DC_CHECK_ALLOC(r->p);
+  const struct dc_backend *be;
+  DC_TRY(dc_backend_get(c->run.backend == DC_RUN_BACKEND_CUDA ? "cuda" : "cpu", &be));
+  DC_TRY(dc_pretrain_init(r->p, &r->mcfg, r->B, be));
+  DC_TRY(dc_init_weights(&r->p->params, &r->p->buffers, &r->mcfg, (uint64_t)c->run.seed));
+  dc_dist_reducer(d, &r->reduce);
+  r->p->reduce = &r->reduce;
+  DC_TRY(dc_adam_init(&r->adam, &r->p->params, c->pretrain.lr, c->pretrain.weight_decay, 0));
+  r->adam.beta1 = c->pretrain.beta1;
+  r->adam.beta2 = c->pretrain.beta2;
+  r->adam.eps = c->pretrain.adam_eps;
+  if (c->pretrain.lr_schedule == DC_PRETRAIN_LR_COSINE_RESTARTS)
+    DC_TRY(dc_lr_cosine_warm_restarts_init(&r->sched, c->pretrain.lr, c->pretrain.t_0, c->pretrain.t_mult,
+                                           c->pretrain.eta_min));
+  else
+    DC_TRY(dc_lr_constant_init(&r->sched, c->pretrain.lr));
+  int L = dc_cfg_tokens(&r->mcfg);
+  for (int m = 0; m < s->n_modalities; m++) {
+    r->x0[m] = malloc((size_t)r->B * L * s->bands[m] * sizeof(float));
+    DC_CHECK_ALLOC(r->x0[m]);
+  }
+  r->st = (struct dc_ckpt_state){.kind = "pretrain", .seed = (uint64_t)c->run.seed};
+  snprintf(r->st.config_sha256, sizeof r->st.config_sha256, "%s", r->cfg_hash);
+  return DC_OK;
+}
+
+static enum dc_status save(struct run *r) {
+  char name[64];
+  snprintf(name, sizeof name, "ckpt_%010lld.h5", (long long)r->st.step);
+  r->st.adam_step = r->adam.step;
+  r->st.world_size = r->d->size;
+  DC_TRY(dc_ckpt_write(r->d, r->ckpt_dir, name, &r->p->params, &r->p->buffers, &r->adam, &r->st, r->cfg_text,
+                       r->cfg->pretrain.keep_checkpoints));
+  snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s/%s", r->ckpt_dir, name);
+  dc_log(DC_LOG_INFO, "checkpoint %s (step %lld)", r->last_ckpt, (long long)r->st.step);
+  return DC_OK;
+}
+
+static enum dc_status load(struct run *r, const char *path) {
+  struct dc_ckpt_state st;
+  DC_TRY(dc_ckpt_read(r->d, path, &r->p->params, &r->p->buffers, &r->adam, &st));
+  if (strcmp(st.kind, "pretrain") != 0)
+    return DC_ERROR(DC_ERR_ARG, "%s is a %s checkpoint, not a pretraining one", path, st.kind);
+  if (strcmp(st.config_sha256, r->cfg_hash) != 0)
+    dc_log(DC_LOG_WARN, "%s was written under another configuration (sha256 %.12s...); continuing with this one", path,
+           st.config_sha256);
+  r->st = st;
+  snprintf(r->st.config_sha256, sizeof r->st.config_sha256, "%s", r->cfg_hash);
+  snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+  return DC_OK;
+}
+
+static enum dc_status maybe_resume(struct run *r) {
+  const char *resume = r->cfg->pretrain.resume;
+  if (strcmp(resume, "never") == 0) return DC_OK;
+  char path[1200];
+  if (strcmp(resume, "auto") == 0) {
+    DC_TRY(dc_ckpt_find_resume(r->d, r->ckpt_dir, path, sizeof path));
+    if (!path[0]) return DC_OK;
+  } else {
+    snprintf(path, sizeof path, "%s", resume);
+  }
+  DC_TRY(load(r, path));
+  dc_log(DC_LOG_INFO, "resumed from %s at step %lld (epoch %lld) on %d rank(s); it was written by %d", path,
+         (long long)r->st.step, (long long)r->st.epoch, r->d->size, r->st.world_size);
+  return DC_OK;
+}
+
+/* Cuts this rank's slice of global batch `step` and prepares the model's inputs. */
+static enum dc_status load_batch(struct run *r, long step) {
+  long e = step / r->steps_per_epoch, pos = step % r->steps_per_epoch;
+  epoch_order(r, e);
+  const int *centres = r->order + pos * r->G + (long)r->d->rank * r->B;
+  for (int m = 0; m < r->scene.n_modalities; m++)
+    dc_patch_cut_batch(r->x0[m], r->scene.cube[m], r->scene.height, r->scene.width, r->scene.bands[m],
+                       r->mcfg.window, centres, r->B);
+  uint64_t first = (uint64_t)step * (uint64_t)r->G + (uint64_t)r->d->rank * (uint64_t)r->B;
+  return dc_pretrain_prepare(r->p, (const float *const *)r->x0, (uint64_t)r->cfg->run.seed, first);
+}
+
+static void progress(struct run *r, long step, const float *terms, double gnorm, float lr, double rate, double left) {
+  int M = r->scene.n_modalities;
+  char masked[128] = "", visible[128] = "";
+  for (int m = 0; m < M; m++) {
+    size_t a = strlen(masked), b = strlen(visible);
+    snprintf(masked + a, sizeof masked - a, "%s%.6g", m ? "," : "", terms[2 * m]);
+    snprintf(visible + b, sizeof visible - b, "%s%.6g", m ? "," : "", terms[2 * m + 1]);
+  }
+  dc_log(DC_LOG_INFO, "epoch %ld step %ld/%ld  loss %.6f  masked [%s] visible [%s]  lr %.3g  %.1f samples/s  %.0f s left",
+         step / r->steps_per_epoch, step + 1, r->total_steps, terms[2 * M], masked, visible, lr, rate, left);
+  if (r->metrics) {
+    fprintf(r->metrics,
+            "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.9g, \"masked\": [%s], \"visible\": [%s], \"lr\": %.9g, "
+            "\"grad_norm\": %.9g, \"samples_per_s\": %.6g, \"ranks\": %d}\n",
+            step + 1, step / r->steps_per_epoch, terms[2 * M], masked, visible, lr, gnorm, rate, r->d->size);
+    fflush(r->metrics);
+  }
+}
+
+static enum dc_status loop(struct run *r, int *exit_code) {
+  const struct dc_config_pretrain *pc = &r->cfg->pretrain;
+  const struct dc_backend *be = r->p->params.be;
+  int M = r->scene.n_modalities, bad_run = 0, rollbacks = 0;
+  double t_start = now_s(), t_mark = t_start, ckpt_cost = 0;
+  long mark_step = r->st.step;
+  *exit_code = 0;
+  dc_log(DC_LOG_INFO, "pretraining %s: %ld patch centres, %ld steps of %d (%d per rank x %d), %zu parameters",
+         r->scene.name, r->n_corpus, r->total_steps, r->G, r->B, r->d->size, r->p->params.n_trainable);
+  while (r->st.step < r->total_steps) {
+    long step = r->st.step;
+    DC_TRY(dc_dist_agree(r->d, load_batch(r, step)));
+    DC_TRY(dc_pretrain_forward(r->p));
+    DC_TRY(dc_pretrain_backward(r->p));
+    DC_TRY(dc_dist_allreduce_mean(r->d, be, r->p->params.grads, r->p->params.n_trainable));
+    /* the global batch's loss terms and the gradient norm (the same on every rank) */
+    float terms[2 * DC_MAX_MODALITIES + 1];
+    for (int m = 0; m < M; m++) terms[2 * m] = r->p->masked[m], terms[2 * m + 1] = r->p->visible[m];
+    terms[2 * M] = r->p->loss;
+    MPI_Allreduce(MPI_IN_PLACE, terms, 2 * M + 1, MPI_FLOAT, MPI_SUM, r->d->comm);
+    for (int i = 0; i <= 2 * M; i++) terms[i] /= (float)r->d->size;
+    double gnorm = sqrt(be->dot(r->p->params.grads, r->p->params.grads, r->p->params.n_trainable));
+    if (!isfinite(terms[2 * M]) || !isfinite(gnorm)) {
+      if (++bad_run <= pc->max_bad_steps) {
+        dc_log(DC_LOG_WARN, "step %ld: loss %g, gradient norm %g: step skipped (%d of %d in a row)", step + 1,
+               terms[2 * M], gnorm, bad_run, pc->max_bad_steps);
+        r->st.step++;
+        r->st.samples_seen += (uint64_t)r->G;
+        continue;
+      }
+      if (!r->last_ckpt[0] || ++rollbacks > pc->max_rollbacks) {
+        dc_log(DC_LOG_ERROR, "training diverged at step %ld (loss %g, gradient norm %g) after %d rollback(s): stopping",
+               step + 1, terms[2 * M], gnorm, rollbacks - 1 < 0 ? 0 : rollbacks - 1);
+        *exit_code = DC_EXIT_DIVERGED;
+        return DC_OK;
+      }
+      dc_log(DC_LOG_WARN, "step %ld: still non-finite after %d skipped steps: rolling back to %s (rollback %d of %d)",
+             step + 1, pc->max_bad_steps, r->last_ckpt, rollbacks, pc->max_rollbacks);
+      DC_TRY(load(r, r->last_ckpt));
+      bad_run = 0;
+      continue;
+    }
+    bad_run = 0;
+    float lr = (float)dc_lr_at(&r->sched, (double)(step / r->steps_per_epoch));
+    dc_adam_step(&r->adam, &r->p->params, lr);
+    r->st.step++;
+    r->st.samples_seen += (uint64_t)r->G;
+    r->st.epoch = r->st.step / r->steps_per_epoch;
+    r->st.sched_epoch = (double)r->st.epoch;
+    /* signals and the wall-time limit, agreed by all ranks */
+    int flags[2], sig_ckpt, sig_stop;
+    dc_signals_take(&sig_ckpt, &sig_stop);
+    double t = now_s(), per_step = (t - t_mark) / (double)(r->st.step - mark_step);
+    int out_of_time = pc->max_wall_s > 0 && t - t_start + 2 * per_step + 2 * ckpt_cost + 5 > pc->max_wall_s;
+    flags[0] = sig_ckpt;
+    flags[1] = sig_stop || out_of_time;
+    MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, r->d->comm);
+    long done = r->st.step;
+    if (done % pc->log_every == 0 || done == r->total_steps || flags[1])
+      progress(r, step, terms, gnorm, lr, r->G / per_step, per_step * (double)(r->total_steps - done));
+    int periodic = pc->checkpoint_every > 0 && done % pc->checkpoint_every == 0;
+    if (periodic || flags[0] || flags[1] || done == r->total_steps) {
+      double t0 = now_s();
+      DC_TRY(save(r));
+      ckpt_cost = now_s() - t0;
+    }
+    if (flags[1] && done < r->total_steps) {
+      dc_log(DC_LOG_INFO, "stopping at step %ld (%s): resubmit the same command to continue (exit code %d)", done,
+             sig_stop ? "signal" : "wall-time limit", DC_EXIT_REQUEUE);
+      *exit_code = DC_EXIT_REQUEUE;
+      return DC_OK;
+    }
+  }
+  dc_log(DC_LOG_INFO, "pretraining finished: %ld steps in %.1f s; final checkpoint %s", r->total_steps,
+         now_s() - t_start, r->last_ckpt);
+  return DC_OK;
+}
+
+static void release(struct run *r) {
+  if (r->p) {
+    dc_adam_free(&r->adam, r->p->params.be);
+    dc_pretrain_free(r->p);
+    free(r->p);
+  }
+  for (int m = 0; m < DC_MAX_MODALITIES; m++) free(r->x0[m]);
+  free(r->corpus);
+  free(r->order);
+  free(r->cfg_text);
+  if (r->metrics) fclose(r->metrics);
+  dc_scene_free(&r->scene);
+}
+
+enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *cfg, int *exit_code) {
+  struct run r;
+  memset(&r, 0, sizeof r);
+  r.d = d;
+  r.cfg = cfg;
+  *exit_code = 1;
+  dc_signals_install();
+  enum dc_status st = dc_dist_agree(d, setup(&r));
+  if (st == DC_OK) st = maybe_resume(&r);
+  if (st == DC_OK) st = loop(&r, exit_code);
+  release(&r);
+  if (st != DC_OK) *exit_code = 1;
+  return st;
+}

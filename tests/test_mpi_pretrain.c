@@ -1,0 +1,158 @@
+/* Under mpirun -np 2: pretraining on the tiny synthetic scene
+ *  - restart equivalence: 12 steps in one go == 6 steps, stop, resume for 6 more, bit for
+ *    bit (parameters, BatchNorm statistics, Adam moments);
+ *  - rank-count invariance: the loss curve of 2 ranks equals that of 1 rank (rank 0 alone
+ *    on its own communicator) within floating-point tolerance;
+ *  - resume falls back past a corrupt newest checkpoint;
+ *  - a run folder holding another configuration's run is refused. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diffclip/checkpoint.h"
+#include "diffclip/config.h"
+#include "diffclip/pretrain_run.h"
+#include "diffclip/scene.h"
+#include "diffclip/synth.h"
+
+static int g_fails = 0;
+#define EXPECT(cond, ...)                                    \
+  do {                                                       \
+    if (!(cond)) {                                           \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
+      fprintf(stderr, __VA_ARGS__);                          \
+      fputc('\n', stderr);                                   \
+      g_fails++;                                             \
+    }                                                        \
+  } while (0)
+
+static char g_dir[256];
+
+/* A small configuration on the tiny scene; extra "key=value" overrides after it. */
+static enum dc_status config(struct dc_config *c, const char *name, int max_steps, const char *extra) {
+  char sets[8][600];
+  int n = 0;
+  snprintf(sets[n++], sizeof sets[0], "data.scene=%s/tiny.h5", g_dir);
+  snprintf(sets[n++], sizeof sets[0], "run.out_dir=%s/runs", g_dir);
+  snprintf(sets[n++], sizeof sets[0], "run.name=%s", name);
+  snprintf(sets[n++], sizeof sets[0], "pretrain.max_steps=%d", max_steps);
+  const char *fixed[] = {"model.window=5", "model.embed_dim=16", "model.depth=1", "model.heads=2",
+                         "model.decoder_dim=16", "model.decoder_depth=1", "model.decoder_heads=2",
+                         "model.stem_width=8", "pretrain.global_batch=8", "pretrain.checkpoint_every=3",
+                         "pretrain.log_every=1", "pretrain.lr=1e-3", "data.corpus_stride=2"};
+  const char *all[32];
+  int k = 0;
+  for (int i = 0; i < n; i++) all[k++] = sets[i];
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) all[k++] = fixed[i];
+  if (extra) all[k++] = extra;
+  return dc_config_load(c, NULL, all, k, NULL);
+}
+
+static int run(const struct dc_dist *d, const char *name, int max_steps, const char *extra) {
+  struct dc_config c;
+  if (config(&c, name, max_steps, extra) != DC_OK) return -1;
+  int code = -1;
+  if (dc_pretrain_run(d, &c, &code) != DC_OK) return -1;
+  return code;
+}
+
+/* Bitwise comparison of two checkpoints' tensors (serial, rank 0). */
+static int same_checkpoint(const char *a, const char *b) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "h5diff -q %s %s /params /params && h5diff -q %s %s /buffers /buffers && h5diff -q %s %s /adam /adam",
+           a, b, a, b, a, b);
+  return system(cmd) == 0;
+}
+
+/* The "loss" values of a metrics.jsonl. */
+static int read_losses(const char *path, double *loss, int cap) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[2048];
+  int n = 0;
+  while (n < cap && fgets(line, sizeof line, f)) {
+    char *p = strstr(line, "\"loss\": ");
+    if (p) loss[n++] = atof(p + 8);
+  }
+  fclose(f);
+  return n;
+}
+
+int main(int argc, char **argv) {
+  struct dc_dist d;
+  if (dc_dist_init(&d, &argc, &argv) != DC_OK) return 1;
+  if (d.rank == 0) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/dc_pretrain_test_XXXXXX");
+    if (!mkdtemp(g_dir)) abort();
+    struct dc_scene s;
+    memset(&s, 0, sizeof s);
+    char path[300];
+    snprintf(path, sizeof path, "%s/tiny.h5", g_dir);
+    if (dc_synth_scene("tiny", 0, &s) != DC_OK || dc_scene_write(path, &s) != DC_OK) abort();
+    dc_scene_free(&s);
+  }
+  MPI_Bcast(g_dir, sizeof g_dir, MPI_CHAR, 0, d.comm);
+  char a[600], b[600];
+
+  /* 1. restart equivalence at this rank count */
+  EXPECT(run(&d, "whole", 12, NULL) == 0, "12 steps in one go");
+  EXPECT(run(&d, "split", 6, NULL) == 0, "first 6 steps");
+  EXPECT(run(&d, "split", 12, NULL) == 0, "resume for 6 more");
+  snprintf(a, sizeof a, "%s/runs/whole/ckpt/ckpt_0000000012.h5", g_dir);
+  snprintf(b, sizeof b, "%s/runs/split/ckpt/ckpt_0000000012.h5", g_dir);
+  if (d.rank == 0) EXPECT(same_checkpoint(a, b), "resumed run differs from the uninterrupted one");
+  double losses[64];
+  snprintf(a, sizeof a, "%s/runs/split/metrics.jsonl", g_dir);
+  /* it resumed (6 + 6 steps logged), rather than starting over (6 + 12) */
+  if (d.rank == 0) EXPECT(read_losses(a, losses, 64) == 12, "the second part did not resume at step 6");
+
+  /* 2. rank-count invariance: rank 0 alone runs the same 12 steps */
+  MPI_Comm solo;
+  MPI_Comm_split(d.comm, d.rank == 0 ? 0 : MPI_UNDEFINED, 0, &solo);
+  if (d.rank == 0) {
+    struct dc_dist one = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = solo};
+    EXPECT(run(&one, "one_rank", 12, NULL) == 0, "1-rank run");
+    double l1[64], l2[64];
+    snprintf(a, sizeof a, "%s/runs/one_rank/metrics.jsonl", g_dir);
+    snprintf(b, sizeof b, "%s/runs/whole/metrics.jsonl", g_dir);
+    int n1 = read_losses(a, l1, 64), n2 = read_losses(b, l2, 64);
+    EXPECT(n1 == 12 && n2 == 12, "12 loss values each (got %d and %d)", n1, n2);
+    double worst = 0;
+    for (int i = 0; i < n1 && i < n2; i++) worst = fmax(worst, fabs(l1[i] - l2[i]) / fabs(l2[i]));
+    printf("rank-count invariance: max relative loss difference over %d steps %.2e\n", n1, worst);
+    EXPECT(worst < 1e-4, "1-rank and 2-rank loss curves differ by %.3g", worst);
+    MPI_Comm_free(&solo);
+  }
+  MPI_Barrier(d.comm);
+
+  /* 3. a corrupt newest checkpoint: resume falls back to the one before and still ends
+   * equal to the uninterrupted run */
+  EXPECT(run(&d, "fallback", 8, NULL) == 0, "8 steps (checkpoints at 3, 6, 8)");
+  if (d.rank == 0) {
+    snprintf(a, sizeof a, "%s/runs/fallback/ckpt/ckpt_0000000008.h5", g_dir);
+    EXPECT(truncate(a, 2048) == 0, "truncate the newest checkpoint");
+  }
+  EXPECT(run(&d, "fallback", 12, NULL) == 0, "resume past the corrupt checkpoint");
+  snprintf(a, sizeof a, "%s/runs/whole/ckpt/ckpt_0000000012.h5", g_dir);
+  snprintf(b, sizeof b, "%s/runs/fallback/ckpt/ckpt_0000000012.h5", g_dir);
+  if (d.rank == 0) EXPECT(same_checkpoint(a, b), "run resumed from the older checkpoint differs");
+  snprintf(a, sizeof a, "%s/runs/fallback/metrics.jsonl", g_dir);
+  /* 8 steps, then 6 more from the checkpoint of step 6 */
+  if (d.rank == 0) EXPECT(read_losses(a, losses, 64) == 14, "the fallback run did not resume at step 6");
+
+  /* 4. the same run folder under another configuration is refused */
+  EXPECT(run(&d, "whole", 12, "pretrain.lr=5e-4") == -1, "a changed configuration must be refused");
+
+  int total = 0;
+  MPI_Allreduce(&g_fails, &total, 1, MPI_INT, MPI_SUM, d.comm);
+  if (d.rank == 0) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (total == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    printf("test_mpi_pretrain: %d ranks, %d failure(s)\n", d.size, total);
+  }
+  dc_dist_finalize(&d);
+  return total ? 1 : 0;
+}
