@@ -14,6 +14,8 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_synth(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_info(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_config(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_verify(struct dc_dist *d, int argc, char **argv);
 
 /* Parses a positive int option value; prints a usage error naming the option. */
 int dc_cli_parse_int(const char *verb, const char *option, const char *text, int min, int *out);

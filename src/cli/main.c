@@ -19,6 +19,8 @@ static const struct verb verbs[] = {
     {"synth", dc_cmd_synth, "write a deterministic synthetic scene (presets tiny, demo, trento-like)"},
     {"info", dc_cmd_info, "summarise a scene file: grid, modalities, classes, provenance"},
     {"config", dc_cmd_config, "print the resolved configuration, its hash, or the key reference"},
+    {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
+    {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
 };
 
 static void usage(FILE *f) {
@@ -67,7 +69,9 @@ int main(int argc, char **argv) {
   if (dc_dist_init(&d, &argc, &argv) != DC_OK) return DC_EXIT_ERROR;
   /* the verb sees argv from its own name on, so getopt_long starts after it */
   int code = v->run(&d, argc - 1, argv + 1);
-  if (code != DC_EXIT_OK && code != DC_EXIT_USAGE) dc_dist_abort(&d, code);
+  /* An error may be one rank's alone: end every rank. Other codes (usage, requeue,
+   * diverged) are agreed by all ranks and end normally. */
+  if (code == DC_EXIT_ERROR) dc_dist_abort(&d, code);
   dc_dist_finalize(&d);
   return code;
 }
