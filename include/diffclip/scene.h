@@ -3,17 +3,21 @@
  * Layout (format "diffclip-scene", version 1; docs/formats.md is the reference):
  *   /                      attrs: format, format_version, name, height, width,
  *                                 n_modalities, n_classes, program_version, created_utc
- *   /modality_<m>/cube     float32 (H, W, C_m), chunked by row bands, shuffle + deflate;
- *                          attrs: name ("hsi", "lidar", ...), bands
+ *   /modality_<m>/cube     float32 (H, W, C_m), m = 0 .. n_modalities-1, chunked by row
+ *                          bands, shuffle + deflate; attrs: name ("hsi", "lidar", ...), bands
  *   /modality_<m>/band_min, band_max, band_mean, band_std, band_p02, band_p98   float64 (C_m)
  *   /modality_<m>          attrs: global_min, global_max (over the cube, NaN-free)
  *   /labels/train, /labels/test   int32 (H, W); 0 = unlabelled, classes 1..n_classes
  *   /classes/names, /classes/descriptions   variable-length UTF-8 strings (n_classes)
- *   /provenance            attrs: manifest (text), manifest_sha256, source
+ *   /provenance            attrs: manifest (text; absent when none), manifest_sha256, source
  *   /provenance/files      variable-length strings "sha256  path" per source file
+ * Integer attributes are int32, the others float64 or variable-length UTF-8 strings.
  *
  * Cubes are stored unpadded and unnormalised; padding and normalisation happen when
- * patches are cut (src/data/patch.c), so one scene serves every protocol. */
+ * patches are cut (src/data/patch.c), so one scene serves every protocol.
+ *
+ * Implementation: src/data/scene.c (HDF5; plain serial 1.10 API, no MPI, so the serial
+ * ingestion program compiles it too) and src/data/scene_stats.c (no HDF5). */
 #ifndef DIFFCLIP_SCENE_H
 #define DIFFCLIP_SCENE_H
 
