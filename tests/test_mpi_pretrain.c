@@ -4,8 +4,13 @@
  *  - rank-count invariance: the loss curve of 2 ranks equals that of 1 rank (rank 0 alone
  *    on its own communicator) within floating-point tolerance;
  *  - resume falls back past a corrupt newest checkpoint;
- *  - a run folder holding another configuration's run is refused. */
+ *  - a run folder holding another configuration's run is refused;
+ *  - persistent non-finite losses: skipped steps, one rollback, then exit code 86;
+ *  - the wall-time limit and a SIGTERM seen by rank 0 alone: every rank checkpoints and
+ *    returns 85 at the same step, and a rerun continues to the end without gaps. */
 #include <math.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@
 #include "diffclip/checkpoint.h"
 #include "diffclip/config.h"
 #include "diffclip/pretrain_run.h"
+#include "diffclip/train.h"
 #include "diffclip/scene.h"
 #include "diffclip/synth.h"
 
@@ -46,7 +52,9 @@ static enum dc_status config(struct dc_config *c, const char *name, int max_step
   int k = 0;
   for (int i = 0; i < n; i++) all[k++] = sets[i];
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) all[k++] = fixed[i];
-  if (extra) all[k++] = extra;
+  char more[600];
+  snprintf(more, sizeof more, "%s", extra ? extra : "");
+  for (char *tok = strtok(more, ";"); tok && k < 32; tok = strtok(NULL, ";")) all[k++] = tok; /* "k=v;k=v" */
   return dc_config_load(c, NULL, all, k, NULL);
 }
 
@@ -144,6 +152,39 @@ int main(int argc, char **argv) {
 
   /* 4. the same run folder under another configuration is refused */
   EXPECT(run(&d, "whole", 12, "pretrain.lr=5e-4") == -1, "a changed configuration must be refused");
+
+  /* 5. divergence: NaN from step 5 on; checkpoints at 3 and 6 never reached past 5 */
+  setenv("DIFFCLIP_INJECT_NAN_FROM_STEP", "5", 1);
+  EXPECT(run(&d, "diverge", 12, "pretrain.max_bad_steps=2;pretrain.max_rollbacks=1") == DC_EXIT_DIVERGED, "persistent NaN must end with 86");
+  unsetenv("DIFFCLIP_INJECT_NAN_FROM_STEP");
+  snprintf(a, sizeof a, "%s/runs/diverge/metrics.jsonl", g_dir);
+  /* 5 good steps, then after the rollback to step 3, steps 4 and 5 again: 7 logged */
+  if (d.rank == 0) EXPECT(read_losses(a, losses, 64) == 7, "expected 7 logged steps around one rollback");
+
+  /* 6. the wall-time limit stops the run with a checkpoint and 85 */
+  EXPECT(run(&d, "wall", 100000, "pretrain.max_wall_s=2") == DC_EXIT_REQUEUE, "max_wall_s must end with 85");
+  char found[1200] = "";
+  snprintf(a, sizeof a, "%s/runs/wall/ckpt", g_dir);
+  EXPECT(dc_ckpt_find_resume(&d, a, found, sizeof found) == DC_OK && found[0], "a checkpoint after the wall-time stop");
+
+  /* 7. SIGTERM to rank 0 only, 0.3 s in: both ranks stop at the same step with 85 */
+  timer_t timer;
+  if (d.rank == 0) {
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGTERM};
+    struct itimerspec when = {.it_value = {.tv_sec = 0, .tv_nsec = 300000000}};
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0 || timer_settime(timer, 0, &when, NULL) != 0) abort();
+  }
+  int code = run(&d, "term", 400, NULL), codes[2] = {code, -code};
+  MPI_Allreduce(MPI_IN_PLACE, codes, 2, MPI_INT, MPI_MAX, d.comm);
+  EXPECT(codes[0] == DC_EXIT_REQUEUE && -codes[1] == DC_EXIT_REQUEUE, "SIGTERM: every rank must return 85 (got %d..%d)",
+         -codes[1], codes[0]);
+  if (d.rank == 0) timer_delete(timer);
+  EXPECT(run(&d, "term", 400, NULL) == 0, "the rerun after SIGTERM finishes");
+  snprintf(a, sizeof a, "%s/runs/term/metrics.jsonl", g_dir);
+  if (d.rank == 0) {
+    double all[512];
+    EXPECT(read_losses(a, all, 512) == 400, "after SIGTERM and rerun: 400 steps logged once each");
+  }
 
   int total = 0;
   MPI_Allreduce(&g_fails, &total, 1, MPI_INT, MPI_SUM, d.comm);

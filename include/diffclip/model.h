@@ -121,6 +121,7 @@ struct dc_pretrain {
   struct dc_model_config cfg;
   int B;                            /* samples on this process */
   const struct dc_reducer *reduce;  /* BatchNorm across ranks; NULL: this process only */
+  int noise;                        /* 1: forward diffusion (published); 0: the no-noise ablation */
   struct dc_registry params, buffers;
   struct dc_image_encoder enc;
   struct dc_decoder dec[DC_MAX_MODALITIES];

@@ -81,6 +81,7 @@ enum dc_status dc_pretrain_init(struct dc_pretrain *p, const struct dc_model_con
   if (B < 2) return DC_ERROR(DC_ERR_ARG, "pretraining batch %d: BatchNorm needs at least 2 samples", B);
   p->cfg = *cfg;
   p->B = B;
+  p->noise = 1;
   DC_TRY(dc_image_encoder_register(&p->enc, &p->params, &p->buffers, cfg, "", 0));
   for (int m = 0; m < cfg->n_modalities; m++) DC_TRY(register_decoder(&p->dec[m], &p->params, cfg, m));
   DC_TRY(dc_registry_alloc(&p->params, be, 1));

@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "diffclip/checkpoint.h"
+#include "diffclip/data_source.h"
 #include "diffclip/patch.h"
 #include "diffclip/rng.h"
-#include "diffclip/scene_mpi.h"
 #include "diffclip/schedule.h"
 #include "diffclip/train.h"
 
@@ -39,6 +39,8 @@ struct run {
   struct dc_ckpt_state st;
   char last_ckpt[1200];
   FILE *metrics;
+  long inject_nan_from; /* DIFFCLIP_INJECT_NAN_FROM_STEP: tests the divergence handling; -1 off */
+  int local_order, band_lo, band_hi; /* pretrain.data_order = "local": this rank's rows */
 };
 
 static double now_s(void) {
@@ -124,7 +126,8 @@ static enum dc_status prepare_dir(struct run *r) {
 }
 
 /* Patch centres: every pixel, or the labelled ones; every stride-th row and column; a
- * seeded fraction of them. The same on every rank. */
+ * seeded fraction of them. The same on every rank; with the local data order, only the
+ * centres in this rank's band of rows. */
 static enum dc_status build_corpus(struct run *r) {
   const struct dc_config_data *dc = &r->cfg->data;
   const struct dc_scene *s = &r->scene;
@@ -136,6 +139,7 @@ static enum dc_status build_corpus(struct run *r) {
   for (long i = 0; i < n; i++) {
     int row = (int)(i / s->width), col = (int)(i % s->width);
     if (row % dc->corpus_stride || col % dc->corpus_stride) continue;
+    if (r->local_order && (row < r->band_lo || row >= r->band_hi)) continue;
     if (dc->corpus == DC_DATA_CORPUS_LABELLED && s->train[i] == 0 && s->test[i] == 0) continue;
     if (dc->corpus_fraction < 1.0 &&
         dc_rng_uniform((uint64_t)r->cfg->run.seed, DC_STREAM_DATA + 7, (uint64_t)i, 0) >= dc->corpus_fraction)
@@ -144,19 +148,25 @@ static enum dc_status build_corpus(struct run *r) {
   }
   r->n_corpus = k;
   r->order_epoch = -1;
-  if (k < r->G)
-    return DC_ERROR(DC_ERR_ARG, "the corpus has %ld patch centres, fewer than one global batch (pretrain.global_batch = %d)",
-                    k, r->G);
+  /* steps per epoch: whole global batches; with local order, whole local batches of the
+   * smallest shard, so every rank takes the same number of steps */
+  long per_rank = r->local_order ? k / r->B : k / r->G, fewest = per_rank;
+  MPI_Allreduce(&per_rank, &fewest, 1, MPI_LONG, MPI_MIN, r->d->comm);
+  r->steps_per_epoch = fewest;
+  if (fewest < 1)
+    return DC_ERROR(DC_ERR_ARG, "the corpus%s has %ld patch centres, fewer than one batch (pretrain.global_batch = %d)",
+                    r->local_order ? " shard of a rank" : "", k, r->G);
   return DC_OK;
 }
 
-/* The global order of epoch e: Fisher-Yates keyed by (seed, epoch). */
+/* The order of epoch e, Fisher-Yates keyed by (seed, epoch): of the whole corpus (global
+ * order), or of this rank's shard (local order; the stream also names the rank). */
 static void epoch_order(struct run *r, long e) {
   if (r->order_epoch == e) return;
+  uint64_t stream = DC_STREAM_SHUFFLE + (uint64_t)e * 65536u + (r->local_order ? 1u + (uint64_t)r->d->rank : 0u);
   memcpy(r->order, r->corpus, (size_t)r->n_corpus * sizeof *r->order);
   for (long i = r->n_corpus - 1; i > 0; i--) {
-    long j = (long)dc_rng_below((uint64_t)r->cfg->run.seed, DC_STREAM_SHUFFLE + (uint64_t)e, (uint64_t)i, 0,
-                                (uint32_t)(i + 1));
+    long j = (long)dc_rng_below((uint64_t)r->cfg->run.seed, stream, (uint64_t)i, 0, (uint32_t)(i + 1));
     int t = r->order[i];
     r->order[i] = r->order[j];
     r->order[j] = t;
@@ -168,18 +178,18 @@ static enum dc_status setup(struct run *r) {
   const struct dc_config *c = r->cfg;
   const struct dc_dist *d = r->d;
   DC_TRY(dc_dist_agree(d, prepare_dir(r)));
-  DC_TRY(dc_scene_load_parallel(d, c->data.scene, &r->scene));
+  DC_TRY(dc_scene_from_config(d, c, &r->scene));
   struct dc_scene *s = &r->scene;
-  DC_TRY(dc_normalise_scene(s, c->data.normalisation == DC_DATA_NORM_BAND_ROBUST ? DC_NORM_BAND_ROBUST
-                                                                                    : DC_NORM_GLOBAL_MINMAX));
   DC_TRY(dc_config_model(c, s->n_modalities, s->bands, 3, &r->mcfg));
   r->G = c->pretrain.global_batch;
   if (r->G % d->size != 0 || r->G / d->size < 2)
     return DC_ERROR(DC_ERR_ARG, "pretrain.global_batch = %d must be a multiple of the %d ranks with at least 2 per rank",
                     r->G, d->size);
   r->B = r->G / d->size;
-  DC_TRY(build_corpus(r));
-  r->steps_per_epoch = r->n_corpus / r->G;
+  r->local_order = c->pretrain.data_order == DC_PRETRAIN_ORDER_LOCAL;
+  r->band_lo = (int)((long)s->height * d->rank / d->size);
+  r->band_hi = (int)((long)s->height * (d->rank + 1) / d->size);
+  DC_TRY(dc_dist_agree(d, build_corpus(r)));
   r->total_steps = (long)c->pretrain.epochs * r->steps_per_epoch;
   if (c->pretrain.max_steps > 0 && c->pretrain.max_steps < r->total_steps) r->total_steps = c->pretrain.max_steps;
   r->p = calloc(1, sizeof *r->p);
@@ -190,6 +200,7 @@ static enum dc_status setup(struct run *r) {
   DC_TRY(dc_init_weights(&r->p->params, &r->p->buffers, &r->mcfg, (uint64_t)c->run.seed));
   dc_dist_reducer(d, &r->reduce);
   r->p->reduce = &r->reduce;
+  r->p->noise = c->pretrain.noise;
   DC_TRY(dc_adam_init(&r->adam, &r->p->params, c->pretrain.lr, c->pretrain.weight_decay, 0));
   r->adam.beta1 = c->pretrain.beta1;
   r->adam.beta2 = c->pretrain.beta2;
@@ -231,7 +242,7 @@ static enum dc_status load(struct run *r, const char *path) {
            st.config_sha256);
   r->st = st;
   snprintf(r->st.config_sha256, sizeof r->st.config_sha256, "%s", r->cfg_hash);
-  snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+  if (path != r->last_ckpt) snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
   return DC_OK;
 }
 
@@ -255,7 +266,7 @@ static enum dc_status maybe_resume(struct run *r) {
 static enum dc_status load_batch(struct run *r, long step) {
   long e = step / r->steps_per_epoch, pos = step % r->steps_per_epoch;
   epoch_order(r, e);
-  const int *centres = r->order + pos * r->G + (long)r->d->rank * r->B;
+  const int *centres = r->local_order ? r->order + pos * r->B : r->order + pos * r->G + (long)r->d->rank * r->B;
   for (int m = 0; m < r->scene.n_modalities; m++)
     dc_patch_cut_batch(r->x0[m], r->scene.cube[m], r->scene.height, r->scene.width, r->scene.bands[m],
                        r->mcfg.window, centres, r->B);
@@ -304,6 +315,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     MPI_Allreduce(MPI_IN_PLACE, terms, 2 * M + 1, MPI_FLOAT, MPI_SUM, r->d->comm);
     for (int i = 0; i <= 2 * M; i++) terms[i] /= (float)r->d->size;
     double gnorm = sqrt(be->dot(r->p->params.grads, r->p->params.grads, r->p->params.n_trainable));
+    if (r->inject_nan_from >= 0 && step >= r->inject_nan_from) terms[2 * M] = NAN; /* fault injection */
     if (!isfinite(terms[2 * M]) || !isfinite(gnorm)) {
       if (++bad_run <= pc->max_bad_steps) {
         dc_log(DC_LOG_WARN, "step %ld: loss %g, gradient norm %g: step skipped (%d of %d in a row)", step + 1,
@@ -314,7 +326,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
       }
       if (!r->last_ckpt[0] || ++rollbacks > pc->max_rollbacks) {
         dc_log(DC_LOG_ERROR, "training diverged at step %ld (loss %g, gradient norm %g) after %d rollback(s): stopping",
-               step + 1, terms[2 * M], gnorm, rollbacks - 1 < 0 ? 0 : rollbacks - 1);
+               step + 1, terms[2 * M], gnorm, r->last_ckpt[0] ? rollbacks - 1 : 0);
         *exit_code = DC_EXIT_DIVERGED;
         return DC_OK;
       }
@@ -325,6 +337,8 @@ static enum dc_status loop(struct run *r, int *exit_code) {
       continue;
     }
     bad_run = 0;
+    if (pc->grad_clip > 0 && gnorm > pc->grad_clip) /* clip the global norm */
+      be->scale_inplace(r->p->params.grads, (float)(pc->grad_clip / gnorm), r->p->params.n_trainable);
     float lr = (float)dc_lr_at(&r->sched, (double)(step / r->steps_per_epoch));
     dc_adam_step(&r->adam, &r->p->params, lr);
     r->st.step++;
@@ -380,6 +394,8 @@ enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *
   r.d = d;
   r.cfg = cfg;
   *exit_code = 1;
+  const char *inject = getenv("DIFFCLIP_INJECT_NAN_FROM_STEP");
+  r.inject_nan_from = inject ? atol(inject) : -1;
   dc_signals_install();
   enum dc_status st = dc_dist_agree(d, setup(&r));
   if (st == DC_OK) st = maybe_resume(&r);

@@ -42,7 +42,8 @@ enum dc_status dc_pretrain_prepare(struct dc_pretrain *p, const float *const *x0
       float *xt = p->h_xt + b * per;
       const float *x = x0[m] + b * per;
       dc_rng_fill_normal(xt, per, seed, DC_STREAM_NOISE + (uint64_t)m, g * per);
-      double a = sqrt(p->abar[p->h_t[b]]), s = sqrt(1.0 - p->abar[p->h_t[b]]);
+      /* the no-noise ablation feeds the clean patch (a = 1, s = 0) */
+      double a = p->noise ? sqrt(p->abar[p->h_t[b]]) : 1.0, s = p->noise ? sqrt(1.0 - p->abar[p->h_t[b]]) : 0.0;
       for (size_t i = 0; i < per; i++) xt[i] = (float)(a * x[i] + s * xt[i]);
       dc_rng_fill_uniform(p->h_u, (size_t)L, seed, DC_STREAM_MASK + (uint64_t)m, g * (uint64_t)L);
       keep_smallest(p->h_u, L, K, p->h_ids + (size_t)b * K, p->h_mask + (size_t)b * L);

@@ -15,6 +15,7 @@ static void on_signal(int sig) {
 }
 
 void dc_signals_install(void) {
+  g_checkpoint = g_stop = 0; /* a new run starts with no request pending */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
