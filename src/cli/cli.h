@@ -13,6 +13,7 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_synth(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_info(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_prepare(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_config(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_verify(struct dc_dist *d, int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct verb verbs[] = {
     {"bench-speed", dc_cmd_bench_speed, "time training and inference steps at the paper's sizes"},
     {"synth", dc_cmd_synth, "write a deterministic synthetic scene (presets tiny, demo, trento-like)"},
     {"info", dc_cmd_info, "summarise a scene file: grid, modalities, classes, provenance"},
+    {"prepare", dc_cmd_prepare, "check a dataset's raw files against its manifest and write the canonical scene"},
     {"config", dc_cmd_config, "print the resolved configuration, its hash, or the key reference"},
     {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
     {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
