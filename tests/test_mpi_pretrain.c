@@ -7,7 +7,9 @@
  *  - a run folder holding another configuration's run is refused;
  *  - persistent non-finite losses: skipped steps, one rollback, then exit code 86;
  *  - the wall-time limit and a SIGTERM seen by rank 0 alone: every rank checkpoints and
- *    returns 85 at the same step, and a rerun continues to the end without gaps. */
+ *    returns 85 at the same step, and a rerun continues to the end without gaps and ends
+ *    bit for bit where an uninterrupted run ends;
+ *  - a 2-rank run resumed on 1 rank (re-sharded moments) continues on the same curve. */
 #include <math.h>
 #include <signal.h>
 #include <time.h>
@@ -116,6 +118,8 @@ int main(int argc, char **argv) {
   /* it resumed (6 + 6 steps logged), rather than starting over (6 + 12) */
   if (d.rank == 0) EXPECT(read_losses(a, losses, 64) == 12, "the second part did not resume at step 6");
 
+  EXPECT(run(&d, "reshard", 6, NULL) == 0, "6 steps on 2 ranks, to be resumed on 1");
+
   /* 2. rank-count invariance: rank 0 alone runs the same 12 steps */
   MPI_Comm solo;
   MPI_Comm_split(d.comm, d.rank == 0 ? 0 : MPI_UNDEFINED, 0, &solo);
@@ -131,6 +135,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n1 && i < n2; i++) worst = fmax(worst, fabs(l1[i] - l2[i]) / fabs(l2[i]));
     printf("rank-count invariance: max relative loss difference over %d steps %.2e\n", n1, worst);
     EXPECT(worst < 1e-4, "1-rank and 2-rank loss curves differ by %.3g", worst);
+    /* the 2-rank run "reshard" resumed on 1 rank: the moments are re-sharded, the run goes
+     * on at step 6 and follows the 2-rank curve */
+    EXPECT(run(&one, "reshard", 12, NULL) == 0, "resume a 2-rank run on 1 rank");
+    snprintf(a, sizeof a, "%s/runs/reshard/metrics.jsonl", g_dir);
+    n1 = read_losses(a, l1, 64);
+    EXPECT(n1 == 12, "the 1-rank resumption continued at step 6 (%d steps logged)", n1);
+    worst = 0;
+    for (int i = 0; i < n1 && i < n2; i++) worst = fmax(worst, fabs(l1[i] - l2[i]) / fabs(l2[i]));
+    EXPECT(worst < 1e-4, "resumed on 1 rank, the curve differs from the 2-rank one by %.3g", worst);
     MPI_Comm_free(&solo);
   }
   MPI_Barrier(d.comm);
@@ -180,6 +193,10 @@ int main(int argc, char **argv) {
          -codes[1], codes[0]);
   if (d.rank == 0) timer_delete(timer);
   EXPECT(run(&d, "term", 400, NULL) == 0, "the rerun after SIGTERM finishes");
+  EXPECT(run(&d, "term_whole", 400, NULL) == 0, "400 steps uninterrupted");
+  snprintf(a, sizeof a, "%s/runs/term/ckpt/ckpt_0000000400.h5", g_dir);
+  snprintf(b, sizeof b, "%s/runs/term_whole/ckpt/ckpt_0000000400.h5", g_dir);
+  if (d.rank == 0) EXPECT(same_checkpoint(a, b), "killed by SIGTERM and resumed, the run differs from the uninterrupted one");
   snprintf(a, sizeof a, "%s/runs/term/metrics.jsonl", g_dir);
   if (d.rank == 0) {
     double all[512];
