@@ -219,8 +219,10 @@ enum dc_status dc_mat_read(const char *path, const char *variable, enum dc_elem 
   g_matio_failed = 0;
   mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
   if (!mat)
-    return DC_ERROR(DC_ERR_IO, "%s: not a readable MATLAB file (v4, v5/v7 or v7.3 expected; corrupt header?)%s%s%s", path,
-                    g_matio_msg[0] ? " [matio: " : "", g_matio_msg, g_matio_msg[0] ? "]" : "");
+    return DC_ERROR(DC_ERR_IO,
+                    "%s: not a readable MATLAB file (looking for variable '%s'; v5/v7 or v7.3 expected; corrupt "
+                    "header?)%s%s%s",
+                    path, variable, g_matio_msg[0] ? " [matio: " : "", g_matio_msg, g_matio_msg[0] ? "]" : "");
   matvar_t *var = Mat_VarRead(mat, top);
   Mat_Close(mat);
   if (!var) {
