@@ -19,6 +19,7 @@
 
 #define DC_MAX_MODALITIES 4
 #define DC_TIME_FREQ 256 /* width of the sinusoidal timestep features */
+#define DC_MAX_STEM_WIDTH 1024
 
 struct dc_model_config {
   int n_modalities;
@@ -72,7 +73,9 @@ struct dc_image_encoder_acts {
   struct dc_stack_acts st;      /* (M*B, T, D); st.xs[0] is the assembled input */
   float *dtok, *dtau, *dtsu;    /* gradient scratch (B*L, D) (B, D) (B, D) */
   float *dr, *dz;               /* (B*L, h_max) */
-  double *bn_sums;              /* (6 h_max) BatchNorm column sums: mean, var, local, total */
+  /* BatchNorm column sums (mean, var, backward local and total): HOST memory on every
+   * backend, since they are reduced over ranks and are only 6 x h values */
+  double bn_sums[6 * DC_MAX_STEM_WIDTH];
 };
 enum dc_status dc_image_encoder_register(struct dc_image_encoder *e, struct dc_registry *params,
                                          struct dc_registry *buffers, const struct dc_model_config *cfg,

@@ -51,7 +51,8 @@ enum dc_act { DC_ACT_GELU = 0, DC_ACT_QUICKGELU, DC_ACT_SILU, DC_ACT_RELU };
    * mean and biased variance of the whole batch (n_total rows over all ranks); the backward \
    * colsum gives (sum dy, sum dy*xhat) and backward_apply uses this rank's sums `local`    \
    * for the parameter gradients and the whole batch's `total` for the input gradient. The  \
-   * fused ops above are these parts on one process. Sums are double in both precisions. */ \
+   * fused ops above are these parts on one process. Sums are double in both precisions,   \
+   * and in HOST memory on every backend (they are reduced over ranks on the host). */      \
   X(void, batchnorm_colsum, (double *out, const T *inp, const double *center, int N, int C))  \
   X(void, batchnorm_apply_train, (T *out, T *mean, T *rstd, T *running_mean, T *running_var, \
                                   const T *inp, const T *weight, const T *bias,              \

@@ -83,7 +83,6 @@ void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts
   acts->dtsu = dc_arena_floats(a, B * D);
   acts->dr = dc_arena_floats(a, B * L * hmax);
   acts->dz = dc_arena_floats(a, B * L * hmax);
-  acts->bn_sums = dc_arena_doubles(a, 6 * (size_t)hmax);
 }
 
 /* Sums over the ranks when the batch is spread over several (synchronised BatchNorm). */

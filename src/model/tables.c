@@ -53,7 +53,8 @@ enum dc_status dc_model_config_check(const struct dc_model_config *c) {
           "model.modalities = %d: expected 1..%d", c->n_modalities, DC_MAX_MODALITIES);
   for (int m = 0; m < c->n_modalities; m++) {
     REQUIRE(c->bands[m] >= 1, "modality %d has %d bands: expected >= 1", m + 1, c->bands[m]);
-    REQUIRE(c->stem_width[m] >= 1, "modality %d stem width %d: expected >= 1", m + 1, c->stem_width[m]);
+    REQUIRE(c->stem_width[m] >= 1 && c->stem_width[m] <= DC_MAX_STEM_WIDTH, "modality %d stem width %d: expected 1..%d",
+            m + 1, c->stem_width[m], DC_MAX_STEM_WIDTH);
   }
   REQUIRE(c->window >= 1 && c->window % 2 == 1, "model.window = %d: expected an odd number >= 1", c->window);
   REQUIRE(c->embed_dim % 4 == 0 && c->embed_dim > 0, "model.embed_dim = %d: expected a positive multiple of 4",
