@@ -145,7 +145,7 @@ static enum dc_status load_modalities(const struct dc_manifest *m, const struct 
     if (filled != C)
       return DC_ERROR(DC_ERR_IO, "%s: %d bands in all; expected %d for modality '%s' (variant '%s', %s:%d)", what, filled,
                       C, m->modality_names[mod], v->name, m->path, last ? last->line : v->line);
-    dc_log(DC_LOG_INFO, "  %-8s %d bands", m->modality_names[mod], C);
+    dc_log(DC_LOG_INFO, "  %-8s %d band%s", m->modality_names[mod], C, C == 1 ? "" : "s");
   }
   return DC_OK;
 }
@@ -166,7 +166,7 @@ static enum dc_status check_counts(const struct dc_manifest *m, const char *what
                                    size_t hw, long want, int has_per_class, const long *want_per_class) {
   long per_class[DC_SCENE_MAX_CLASSES];
   long total = count_labels(lab, hw, m->n_classes, per_class);
-  dc_log(DC_LOG_INFO, "  %-8s %ld labelled pixels", which, total);
+  dc_log(DC_LOG_INFO, "  %-8s %ld pixels", which, total);
   if (want >= 0 && total != want)
     return DC_ERROR(DC_ERR_IO, "%s: %ld %s pixels; expected %ld as published (%s, published_split)", what, total, which,
                     want, m->path);
