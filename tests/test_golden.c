@@ -376,7 +376,7 @@ static enum dc_status check_finetune(hid_t f, const struct dc_model_config *cfg,
   DC_TRY(dc_h5_read(f, "/finetune/inputs/tokens", 1, &tok));
   int B = (int)tok.dims[0], X = (int)tok.dims[1], L = dc_cfg_tokens(cfg);
   if (X != cfg->context) return DC_ERROR(DC_ERR_IO, "tokens context %d != %d", X, cfg->context);
-  DC_TRY(dc_clip_init(c, cfg, B, B, be));
+  DC_TRY(dc_clip_init(c, cfg, B, B, DC_CLIP_PAIRWISE, be));
   DC_TRY(load_registry(f, "/finetune/params", &c->params));
   DC_TRY(load_registry(f, "/finetune/buffers", &c->buffers));
   DC_TRY(load_patches(f, "/finetune/inputs/x", c->io.x[0], B, cfg->bands[0], L, be));

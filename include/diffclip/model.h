@@ -165,8 +165,8 @@ struct dc_clip_io {
   int *targets;                /* (B) arange(B) */
   float *image_features;       /* (B, D) before normalisation */
   float *text_features;        /* (Bt, D) before normalisation */
-  float *logits_per_image;     /* (B, B) */
-  float *logits_per_text;      /* (B, B) */
+  float *logits_per_image;     /* (B, B) pairwise; (B, Bt) classwise and linear */
+  float *logits_per_text;      /* (B, B) pairwise; (Bt, B) classwise */
   float *loss2;                /* (2) the two CE terms (device) */
 };
 struct dc_clip_acts {
@@ -181,9 +181,18 @@ struct dc_clip_acts {
   float *denc;                     /* (M*B, L+1, D) */
   float *dtxt_seq;                 /* (Bt*ctx, Wt) */
 };
+/* The fine-tuning loss (see src/model/clip.c). */
+enum dc_clip_loss {
+  DC_CLIP_PAIRWISE = 0, /* published: (B, B) logits, same-class pairs are negatives */
+  DC_CLIP_CLASSWISE,    /* same-class pairs are positives: logits against the class prompts */
+  DC_CLIP_LINEAR        /* the no-text ablation: a linear head with cross-entropy */
+};
+
 struct dc_clip {
   struct dc_model_config cfg;
   int B, Bt;
+  enum dc_clip_loss loss_kind;
+  struct dc_linear classifier; /* DC_CLIP_LINEAR only: "classifier" D -> Bt */
   const struct dc_reducer *reduce; /* BatchNorm across ranks; NULL: this process only */
   struct dc_registry params, buffers;
   struct dc_image_encoder enc;
@@ -199,9 +208,10 @@ struct dc_clip {
   float loss; /* host copy */
   int train;  /* BatchNorm mode of the last forward */
 };
-/* B images per step, Bt texts (prompts) per step. */
+/* B images per step; Bt texts (prompts) per step, or classes for DC_CLIP_LINEAR.
+ * io.text_of must hold each image's text (its class); io.targets is arange(B). */
 enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
-                            const struct dc_backend *be);
+                            enum dc_clip_loss loss, const struct dc_backend *be);
 void dc_clip_free(struct dc_clip *c);
 /* Full forward and loss (train: BatchNorm batch statistics). */
 enum dc_status dc_clip_forward(struct dc_clip *c, int train);

@@ -88,7 +88,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   struct dc_clip *c = calloc(1, sizeof *c);
   DC_CHECK_ALLOC(c);
   int B = o->batch, L = dc_cfg_tokens(cfg), X = cfg->context;
-  DC_TRY(dc_clip_init(c, cfg, B, Bt, be));
+  DC_TRY(dc_clip_init(c, cfg, B, Bt, DC_CLIP_PAIRWISE, be));
   DC_TRY(dc_init_weights(&c->params, &c->buffers, cfg, 1));
   fill_random(be, c->io.x[0], (size_t)B * L * cfg->bands[0], 1);
   fill_random(be, c->io.x[1], (size_t)B * L * cfg->bands[1], 2);

@@ -138,7 +138,7 @@ static enum dc_status finetune_demo(const struct run_opts *o, const struct dc_pr
   struct dc_clip *c = calloc(1, sizeof *c);
   DC_CHECK_ALLOC(c);
   int B = 16, L = dc_cfg_tokens(cfg), D = cfg->embed_dim;
-  DC_TRY(dc_clip_init(c, cfg, B, N_CLASSES, be));
+  DC_TRY(dc_clip_init(c, cfg, B, N_CLASSES, DC_CLIP_PAIRWISE, be));
   DC_TRY(dc_init_weights(&c->params, &c->buffers, cfg, (uint64_t)o->seed + 1));
   DC_TRY(dc_clip_load_pretrained(c, p));
   int tokens[N_CLASSES * CONTEXT], eot[N_CLASSES], cls[64], ht[64], arange[64];
