@@ -81,7 +81,7 @@ static void fewshot(int shots, int val_max) {
   struct dc_split s;
   char what[200];
   snprintf(what, sizeof what, "k = %d, val_max = %d: split made", shots, val_max);
-  expect(dc_split_fewshot(train_r, test_r, H, W, K, shots, 0, val_max, &s) == DC_OK, what);
+  expect(dc_split_fewshot(train_r, test_r, H, W, K, shots, DC_SPLIT_FALLBACK_SHOTS, 0, val_max, &s) == DC_OK, what);
   int ok = 1, pool[K], P = 0;
   for (int k = 0; k < K; k++) {
     /* the documented rule: k shots, or min(15, n) when the class has <= k pixels */
@@ -131,15 +131,15 @@ int main(void) {
   fewshot(2, 0);
 
   struct dc_split a, b;
-  dc_split_fewshot(train_r, test_r, H, W, K, 8, 3, 200, &a);
-  dc_split_fewshot(train_r, test_r, H, W, K, 8, 3, 200, &b);
+  dc_split_fewshot(train_r, test_r, H, W, K, 8, DC_SPLIT_FALLBACK_SHOTS, 3, 200, &a);
+  dc_split_fewshot(train_r, test_r, H, W, K, 8, DC_SPLIT_FALLBACK_SHOTS, 3, 200, &b);
   int same = a.n_train == b.n_train && a.n_val == b.n_val && a.n_test == b.n_test &&
              memcmp(a.train_idx, b.train_idx, a.n_train * sizeof(int)) == 0 &&
              memcmp(a.val_idx, b.val_idx, a.n_val * sizeof(int)) == 0 &&
              memcmp(a.test_idx, b.test_idx, a.n_test * sizeof(int)) == 0;
   expect(same, "same run: identical split");
   dc_split_free(&b);
-  dc_split_fewshot(train_r, test_r, H, W, K, 8, 4, 200, &b);
+  dc_split_fewshot(train_r, test_r, H, W, K, 8, DC_SPLIT_FALLBACK_SHOTS, 4, 200, &b);
   expect(a.n_train == b.n_train && memcmp(a.train_idx, b.train_idx, a.n_train * sizeof(int)) != 0 &&
              memcmp(a.val_idx, b.val_idx, a.n_val * sizeof(int)) != 0,
          "another run: other shots and validation pixels, same counts");
@@ -148,7 +148,7 @@ int main(void) {
   static unsigned char hit[N];
   int distinct = 0;
   for (uint64_t run = 0; run < 50; run++) {
-    dc_split_fewshot(train_r, test_r, H, W, K, 5, run, 0, &a);
+    dc_split_fewshot(train_r, test_r, H, W, K, 5, DC_SPLIT_FALLBACK_SHOTS, run, 0, &a);
     for (int t = 0; t < a.n_train; t++)
       if (a.train_lab[t] == 0 && !hit[a.train_idx[t]]) hit[a.train_idx[t]] = 1, distinct++;
     dc_split_free(&a);
@@ -175,16 +175,16 @@ int main(void) {
   while (!test_r[i0]) i0++;
   int32_t keep = train_r[i0];
   train_r[i0] = test_r[i0];
-  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, 0, 0, &a) == DC_OK && a.n_train + a.n_val + a.n_test == 632,
+  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, DC_SPLIT_FALLBACK_SHOTS, 0, 0, &a) == DC_OK && a.n_train + a.n_val + a.n_test == 632,
          "few-shot: a pixel in both rasters with the same class is merged");
   dc_split_free(&a);
   expect(dc_split_official(train_r, test_r, H, W, K, 0, 0, &a) == DC_ERR_ARG, "official: a pixel in both rasters refused");
   train_r[i0] = test_r[i0] % K + 1;
-  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, 0, 0, &a) == DC_ERR_ARG, "few-shot: conflicting classes refused");
+  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, DC_SPLIT_FALLBACK_SHOTS, 0, 0, &a) == DC_ERR_ARG, "few-shot: conflicting classes refused");
   train_r[i0] = K + 1;
-  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, 0, 0, &a) == DC_ERR_ARG, "a label above n_classes refused");
+  expect(dc_split_fewshot(train_r, test_r, H, W, K, 5, DC_SPLIT_FALLBACK_SHOTS, 0, 0, &a) == DC_ERR_ARG, "a label above n_classes refused");
   train_r[i0] = keep;
-  expect(dc_split_fewshot(train_r, test_r, H, W, K, 0, 0, 0, &a) == DC_ERR_ARG, "zero shots refused");
+  expect(dc_split_fewshot(train_r, test_r, H, W, K, 0, DC_SPLIT_FALLBACK_SHOTS, 0, 0, &a) == DC_ERR_ARG, "zero shots refused");
   printf("%s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
 }

@@ -44,5 +44,7 @@ enum dc_status dc_prompt_make(const char *template_name, const char *const *clas
 enum dc_status dc_prompts_make_all(const char *template_name, const char *const *class_names,
                                    const char *const *descriptions, int n_classes, char ***out);
 void dc_prompts_free(char **prompts, int n);
+/* A user's template with exactly one "{}" for the class name (finetune.template). */
+enum dc_status dc_prompt_custom(const char *tmpl, const char *class_name, char **out);
 
 #endif

@@ -40,11 +40,12 @@ struct dc_split {
       test_per_class[DC_SCENE_MAX_CLASSES];
 };
 
-/* Few-shot split of run `run` with `shots` (k >= 1) per class and up to val_max (>= 0)
- * validation pixels. train and test are (H, W) label rasters with values 0..n_classes; a
+/* Few-shot split of run `run` with `shots` (k >= 1) per class (small_class_shots, published
+ * DC_SPLIT_FALLBACK_SHOTS = 15, for a class with no more than k pixels) and up to val_max
+ * (>= 0) validation pixels. train and test are (H, W) label rasters with values 0..n_classes; a
  * pixel labelled in both must carry the same class. */
 enum dc_status dc_split_fewshot(const int32_t *train, const int32_t *test, int H, int W, int n_classes, int shots,
-                                uint64_t run, int val_max, struct dc_split *out);
+                                int small_class_shots, uint64_t run, int val_max, struct dc_split *out);
 /* Official split; val_max = 0 gives no validation set. A pixel in both rasters is refused. */
 enum dc_status dc_split_official(const int32_t *train, const int32_t *test, int H, int W, int n_classes,
                                  uint64_t seed, int val_max, struct dc_split *out);

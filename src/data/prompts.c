@@ -108,3 +108,16 @@ enum dc_status dc_prompts_make_all(const char *template_name, const char *const 
   *out = v;
   return DC_OK;
 }
+
+enum dc_status dc_prompt_custom(const char *tmpl, const char *class_name, char **out) {
+  const char *hole = strstr(tmpl, "{}");
+  if (!hole || strstr(hole + 2, "{}"))
+    return DC_ERROR(DC_ERR_ARG, "finetune.template = \"%s\": expected exactly one {} for the class name", tmpl);
+  size_t a = (size_t)(hole - tmpl), b = strlen(class_name), c = strlen(hole + 2);
+  *out = malloc(a + b + c + 1);
+  DC_CHECK_ALLOC(*out);
+  memcpy(*out, tmpl, a);
+  memcpy(*out + a, class_name, b);
+  memcpy(*out + a + b, hole + 2, c + 1);
+  return DC_OK;
+}

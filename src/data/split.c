@@ -119,10 +119,10 @@ static void assign_pools(unsigned char *role, const int *list, const int *start,
 }
 
 enum dc_status dc_split_fewshot(const int32_t *train, const int32_t *test, int H, int W, int n_classes, int shots,
-                                uint64_t run, int val_max, struct dc_split *out) {
+                                int small_class_shots, uint64_t run, int val_max, struct dc_split *out) {
   memset(out, 0, sizeof *out);
   DC_TRY(check_args(H, W, n_classes, train, test));
-  if (shots < 1 || val_max < 0)
+  if (shots < 1 || small_class_shots < 1 || val_max < 0)
     return DC_ERROR(DC_ERR_ARG, "split: %d shots and %d validation pixels requested (>= 1 and >= 0 expected)", shots,
                     val_max);
   size_t n = (size_t)H * W;
@@ -149,9 +149,10 @@ enum dc_status dc_split_fewshot(const int32_t *train, const int32_t *test, int H
   }
   for (int k = 0; k < n_classes; k++) {
     shuffle(list + start[k], count[k], run, (uint64_t)(k + 1));
-    /* The published rule: a class with <= k pixels gets 15 training pixels (all of them
-     * when it has fewer than 15), even when k > 15 or the class then has no test pixel. */
-    int take = count[k] > shots ? shots : DC_SPLIT_FALLBACK_SHOTS;
+    /* The published rule: a class with <= k pixels gets 15 (small_class_shots) training
+     * pixels (all of them when it has fewer), even when k > 15 or the class then has no
+     * test pixel. */
+    int take = count[k] > shots ? shots : small_class_shots;
     skip[k] = take < count[k] ? take : count[k];
     for (int t = 0; t < skip[k]; t++) role[list[start[k] + t]] = ROLE_TRAIN;
   }
