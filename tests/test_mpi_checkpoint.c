@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
                              .seed = 42, .samples_seen = 28, .config_sha256 = "abc123"};
 
   /* 1. round trip at this rank count */
-  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000007.h5", &a->params, &a->buffers, &aa, &st, "model = {};", 2) == DC_OK,
+  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000007.h5", &a->params, &a->buffers, &aa, &st, "model = {};", NULL, 2) == DC_OK,
          "write");
   char path[1024];
   snprintf(path, sizeof path, "%s/ckpt_00000007.h5", dir);
@@ -120,9 +120,9 @@ int main(int argc, char **argv) {
 
   /* 3. keep the newest 2; a truncated newest one makes resume fall back */
   st.step = 8;
-  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000008.h5", &a->params, &a->buffers, &aa, &st, NULL, 2) == DC_OK, "write 8");
+  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000008.h5", &a->params, &a->buffers, &aa, &st, NULL, NULL, 2) == DC_OK, "write 8");
   st.step = 9;
-  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000009.h5", &a->params, &a->buffers, &aa, &st, NULL, 2) == DC_OK, "write 9");
+  EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000009.h5", &a->params, &a->buffers, &aa, &st, NULL, NULL, 2) == DC_OK, "write 9");
   char found[1024];
   EXPECT(dc_ckpt_find_resume(&d, dir, found, sizeof found) == DC_OK && strstr(found, "ckpt_00000009.h5"),
          "resume picks the newest, got '%s'", found);

@@ -9,6 +9,8 @@
  *   /adam/m, /adam/v       float32 (n_trainable), each rank writing its own slice
  *                          [r*n/R, (r+1)*n/R) as a hyperslab
  *   /config                the resolved configuration text (optional)
+ *   /vocab                 the tokenizer's vocabulary table, one entry a line (fine-tuned
+ *                          models; optional)
  *
  * A checkpoint is written to "<name>.tmp", renamed when every rank has succeeded, and then
  * the directory's `latest` file (the name of the newest checkpoint) is replaced atomically;
@@ -38,12 +40,16 @@ struct dc_ckpt_state {
   char config_sha256[65];
 };
 
-/* Writes dir/<name> collectively (all ranks call it with the same arguments), then
+/* Writes dir/<name> collectively; adam and buffers may be NULL; config_text and vocab_text
+ * (may be NULL) are stored as strings (all ranks call it with the same arguments), then
  * updates dir/latest and removes all but the newest `keep` checkpoints (keep >= 1). */
 enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const char *name,
                              const struct dc_registry *params, const struct dc_registry *buffers,
                              const struct dc_adam *adam, const struct dc_ckpt_state *st, const char *config_text,
-                             int keep);
+                             const char *vocab_text, int keep);
+/* Reads a string dataset ("/config", "/vocab") of a checkpoint on this process; *out is
+ * malloc'd. */
+enum dc_status dc_ckpt_read_text(const char *path, const char *name, char **out);
 /* Reads a checkpoint collectively into registries that have the same tensors. */
 enum dc_status dc_ckpt_read(const struct dc_dist *d, const char *path, struct dc_registry *params,
                             struct dc_registry *buffers, struct dc_adam *adam, struct dc_ckpt_state *st);

@@ -21,6 +21,8 @@ static const struct verb verbs[] = {
     {"prepare", dc_cmd_prepare, "check a dataset's raw files against its manifest and write the canonical scene"},
     {"config", dc_cmd_config, "print the resolved configuration, its hash, or the key reference"},
     {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
+    {"finetune", dc_cmd_finetune, "few-shot contrastive fine-tuning and evaluation, per run (label draw)"},
+    {"evaluate", dc_cmd_evaluate, "evaluate fine-tuned checkpoints: metrics and the whole-scene map"},
     {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
 };
 

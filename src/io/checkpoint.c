@@ -107,6 +107,26 @@ static int read_floats(hid_t parent, const char *name, float *out, hsize_t n, hi
   return bad;
 }
 
+/* A text as a one-element fixed-length string dataset; rank 0 writes it. Collective. */
+static int write_text(hid_t f, const char *name, const char *text, int rank, hid_t dxpl) {
+  hsize_t len = strlen(text);
+  const hsize_t one = 1;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, len + 1);
+  hid_t space = H5Screate_simple(1, &one, NULL), mem = H5Screate_simple(1, &one, NULL);
+  hid_t ds = H5Dcreate2(f, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (rank != 0) {
+    H5Sselect_none(space);
+    H5Sselect_none(mem);
+  }
+  int bad = ds < 0 || H5Dwrite(ds, t, mem, space, dxpl, text) < 0;
+  H5Sclose(mem);
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(space);
+  H5Tclose(t);
+  return bad;
+}
+
 static int write_registry(hid_t file, const char *group, const struct dc_registry *r, int rank, hid_t dxpl) {
   hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return 1;
@@ -201,7 +221,7 @@ static enum dc_status publish(const char *dir, const char *name, const char *tmp
 enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const char *name,
                              const struct dc_registry *params, const struct dc_registry *buffers,
                              const struct dc_adam *adam, const struct dc_ckpt_state *st, const char *config_text,
-                             int keep) {
+                             const char *vocab_text, int keep) {
   char tmp[1024];
   snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
   if (d->rank == 0 && mkdir(dir, 0775) != 0 && errno != EEXIST)
@@ -240,22 +260,8 @@ enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const cha
     if (g >= 0) H5Gclose(g);
     free(slice);
   }
-  if (!bad && config_text) {
-    hsize_t len = strlen(config_text);
-    const hsize_t one = 1;
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, len + 1);
-    hid_t space = H5Screate_simple(1, &one, NULL);
-    hid_t ds = H5Dcreate2(f, "/config", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d->rank != 0) H5Sselect_none(space);
-    hid_t mem = H5Screate_simple(1, &one, NULL);
-    if (d->rank != 0) H5Sselect_none(mem);
-    bad = ds < 0 || H5Dwrite(ds, t, mem, space, dxpl, config_text) < 0;
-    H5Sclose(mem);
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(space);
-    H5Tclose(t);
-  }
+  if (!bad && config_text) bad = write_text(f, "/config", config_text, d->rank, dxpl);
+  if (!bad && vocab_text) bad = write_text(f, "/vocab", vocab_text, d->rank, dxpl);
   if (f >= 0 && H5Fclose(f) < 0) bad = 1;
   H5Pclose(dxpl);
   enum dc_status st_all = dc_dist_agree(d, bad ? DC_ERR_HDF5 : DC_OK);
@@ -409,4 +415,31 @@ enum dc_status dc_ckpt_find_resume(const struct dc_dist *d, const char *dir, cha
   if (strlen(found) >= cap) return DC_ERROR(DC_ERR_ARG, "checkpoint path too long: %s", found);
   snprintf(path_out, cap, "%s", found);
   return DC_OK;
+}
+
+enum dc_status dc_ckpt_read_text(const char *path, const char *name, char **out) {
+  *out = NULL;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot open as HDF5", path);
+  enum dc_status st = DC_OK;
+  hid_t ds = H5Lexists(f, name, H5P_DEFAULT) > 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+  hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
+  if (ds < 0 || t < 0 || H5Tget_class(t) != H5T_STRING) {
+    st = DC_ERROR(DC_ERR_IO, "%s: %s is missing or not a string", path, name);
+  } else {
+    size_t len = H5Tget_size(t);
+    *out = malloc(len + 1);
+    if (!*out || H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+      free(*out);
+      *out = NULL;
+      st = DC_ERROR(DC_ERR_IO, "%s: cannot read %s", path, name);
+    } else {
+      (*out)[len] = '\0';
+    }
+  }
+  if (t >= 0) H5Tclose(t);
+  if (ds >= 0) H5Dclose(ds);
+  H5Fclose(f);
+  return st;
 }

@@ -155,7 +155,7 @@ static const struct dc_config_key schema[] = {
     ENUM("finetune.init", finetune.init, enum dc_finetune_init, init_choices, "pretrained",
          "pretrained: start from the stage-1 checkpoint; scratch: the no-pretraining ablation"),
     PATH("finetune.checkpoint", finetune.checkpoint, "", "stage-1 checkpoint to start from; empty = the newest of this run"),
-    INT("finetune.eval_batch", finetune.eval_batch, "1024", 1, 1 << 20, "patches per inference batch"),
+    INT("finetune.eval_batch", finetune.eval_batch, "256", 2, 1 << 20, "patches per inference batch (activations are sized for it: about 10 MB per patch at the paper sizes)"),
     BOOL("finetune.scene_map", finetune.scene_map, "true", "also classify every pixel of the scene for the classification map"),
     INT("finetune.log_every", finetune.log_every, "10", 1, IMAX, "epochs between progress lines"),
 

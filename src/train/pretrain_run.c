@@ -225,7 +225,7 @@ static enum dc_status save(struct run *r) {
   snprintf(name, sizeof name, "ckpt_%010lld.h5", (long long)r->st.step);
   r->st.adam_step = r->adam.step;
   r->st.world_size = r->d->size;
-  DC_TRY(dc_ckpt_write(r->d, r->ckpt_dir, name, &r->p->params, &r->p->buffers, &r->adam, &r->st, r->cfg_text,
+  DC_TRY(dc_ckpt_write(r->d, r->ckpt_dir, name, &r->p->params, &r->p->buffers, &r->adam, &r->st, r->cfg_text, NULL,
                        r->cfg->pretrain.keep_checkpoints));
   snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s/%s", r->ckpt_dir, name);
   dc_log(DC_LOG_INFO, "checkpoint %s (step %lld)", r->last_ckpt, (long long)r->st.step);

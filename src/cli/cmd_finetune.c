@@ -1,0 +1,84 @@
+/* `diffclip finetune` and `diffclip evaluate`: stage 2 for finetune.runs label draws
+ * (runs first_run ..) at k = finetune.shots. finetune trains (rank 0), then every rank
+ * evaluates its share; evaluate re-evaluates the fine-tuned checkpoints. Results go to
+ * <run.out_dir>/<run.name>/finetune/shots_<k>/run_<r>/ (result.h5, ckpt/). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/config_opts.h"
+#include "diffclip/data_source.h"
+#include "diffclip/finetune_run.h"
+
+static void usage(FILE *f, const char *verb) {
+  fprintf(f,
+          "usage: [mpirun -np N | srun] diffclip %s --config FILE [--set KEY=VALUE ...]\n"
+          "%s for finetune.runs label draws of finetune.shots per class; results in\n"
+          "<run.out_dir>/<run.name>/finetune/shots_<k>/run_<r>/result.h5.\n\n" DC_CLI_CONFIG_HELP
+          "  --help               this text\n",
+          verb,
+          strcmp(verb, "finetune") == 0
+              ? "Few-shot contrastive fine-tuning from the stage-1 checkpoint (rank 0), then evaluation\n"
+                "of the test pixels and of the whole scene sharded over the ranks,"
+              : "Evaluation of the fine-tuned checkpoints on the test pixels and the whole scene,\n"
+                "sharded over the ranks,");
+}
+
+static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
+  static const struct option longopts[] = {DC_CLI_CONFIG_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  struct dc_cli_config co;
+  dc_cli_config_init(&co);
+  int ch;
+  while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    int r = dc_cli_config_option(&co, verb, ch, optarg);
+    if (r > 0) continue;
+    if (d->rank == 0) usage(ch == 'h' && r == 0 ? stdout : stderr, verb);
+    return ch == 'h' && r == 0 ? DC_EXIT_OK : DC_EXIT_USAGE;
+  }
+  if (optind != argc) {
+    if (d->rank == 0) usage(stderr, verb);
+    return DC_EXIT_USAGE;
+  }
+  struct dc_config cfg;
+  if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
+  int evaluate = strcmp(verb, "evaluate") == 0;
+  char pretrained[2100] = "";
+  if (!evaluate && cfg.finetune.init == DC_FINETUNE_INIT_PRETRAINED &&
+      dc_finetune_find_pretrained(d, &cfg, pretrained, sizeof pretrained) != DC_OK)
+    return DC_EXIT_ERROR;
+  struct dc_scene scene;
+  if (dc_scene_from_config(d, &cfg, &scene) != DC_OK) return DC_EXIT_ERROR;
+  double sum[3] = {0, 0, 0}, sq[3] = {0, 0, 0};
+  int n = 0, k = cfg.finetune.shots;
+  enum dc_status st = DC_OK;
+  for (int i = 0; i < cfg.finetune.runs && st == DC_OK; i++) {
+    int run = cfg.finetune.first_run + i;
+    char dir[2200];
+    snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg.run.out_dir, cfg.run.name, k, run);
+    struct dc_result r;
+    memset(&r, 0, sizeof r);
+    st = evaluate ? dc_evaluate_one(d, &cfg, &scene, run, k, dir, &r)
+                  : dc_finetune_one(d, &cfg, &scene, run, k, pretrained, dir, &r);
+    if (st == DC_OK && d->rank == 0) {
+      double v[3] = {r.oa, r.aa, r.kappa};
+      for (int j = 0; j < 3; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
+      n++;
+      dc_result_free(&r);
+    }
+  }
+  dc_scene_free(&scene);
+  if (st == DC_OK && d->rank == 0 && n > 0) {
+    double m[3], s[3];
+    for (int j = 0; j < 3; j++) {
+      m[j] = sum[j] / n;
+      s[j] = n > 1 ? sqrt(fmax(0.0, (sq[j] - n * m[j] * m[j]) / (n - 1))) : 0.0;
+    }
+    dc_log(DC_LOG_INFO, "%d-shot over %d run(s): OA %.2f +- %.2f  AA %.2f +- %.2f  kappa %.2f +- %.2f (%%)", k, n,
+           100 * m[0], 100 * s[0], 100 * m[1], 100 * s[1], 100 * m[2], 100 * s[2]);
+  }
+  return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
+}
+
+int dc_cmd_finetune(struct dc_dist *d, int argc, char **argv) { return stage2(d, argc, argv, "finetune"); }
+int dc_cmd_evaluate(struct dc_dist *d, int argc, char **argv) { return stage2(d, argc, argv, "evaluate"); }

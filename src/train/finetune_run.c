@@ -1,0 +1,511 @@
+/* Stage 2 for one run (see finetune_run.h): split, prompts, tokenizer, fine-tuning on rank
+ * 0 with the best-validation epoch kept, then sharded evaluation and the result file. */
+#include "diffclip/finetune_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "diffclip/checkpoint.h"
+#include "diffclip/metrics.h"
+#include "diffclip/patch.h"
+#include "diffclip/prompts.h"
+#include "diffclip/rng.h"
+#include "diffclip/schedule.h"
+#include "diffclip/split.h"
+#include "diffclip/tokenizer.h"
+#include "diffclip/train.h"
+
+struct ft {
+  const struct dc_dist *d;
+  const struct dc_config *cfg;
+  const struct dc_scene *s;
+  int run, shots, N;
+  struct dc_split split;
+  char **prompts;
+  struct dc_tokenizer *tok;
+  int *tokens, *eot;           /* (N * context), (N) */
+  struct dc_model_config mcfg;
+  enum dc_clip_loss loss;
+  struct dc_clip *train, *eval; /* train: rank 0 only */
+  float *hx[DC_MAX_MODALITIES]; /* host patches (max batch) */
+  int *ht, *hlab, *hidx;
+  float *feat, *text;           /* host features (max batch, D), (N, D) normalised */
+  float *cls_w, *cls_b;         /* linear head on the host (N, D), (N) */
+  double *epoch_loss, *val_acc;
+  int n_epochs, best_epoch;
+  double finetune_s, evaluate_s;
+  const char *from_ckpt; /* evaluate a fine-tuned checkpoint instead of training */
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static enum dc_status make_prompts(struct ft *f) {
+  const struct dc_config_finetune *fc = &f->cfg->finetune;
+  const struct dc_scene *s = f->s;
+  f->N = s->n_classes;
+  if (fc->template[0]) {
+    f->prompts = calloc((size_t)f->N, sizeof *f->prompts);
+    DC_CHECK_ALLOC(f->prompts);
+    for (int k = 0; k < f->N; k++) DC_TRY(dc_prompt_custom(fc->template, s->class_names[k], &f->prompts[k]));
+  } else {
+    /* the configuration's prompt choices are enum dc_prompt_template's, in order */
+    const char *name = dc_prompt_template_name((enum dc_prompt_template)fc->prompt);
+    DC_TRY(dc_prompts_make_all(name, (const char *const *)s->class_names, (const char *const *)s->class_descriptions,
+                               f->N, &f->prompts));
+  }
+  if (f->from_ckpt) { /* the vocabulary the model was trained with */
+    char *text = NULL, **lines;
+    int n = 0, cap = 1;
+    DC_TRY(dc_ckpt_read_text(f->from_ckpt, "/vocab", &text));
+    for (const char *p = text; *p; p++) cap += *p == '\n';
+    lines = malloc((size_t)cap * sizeof *lines);
+    DC_CHECK_ALLOC(lines);
+    for (char *line = strtok(text, "\n"); line && n < cap; line = strtok(NULL, "\n")) lines[n++] = line;
+    enum dc_status st = dc_tokenizer_from_table((const char *const *)lines, n, &f->tok);
+    free(lines);
+    free(text);
+    DC_TRY(st);
+  } else if (fc->tokenizer == DC_FINETUNE_TOKENIZER_CLIP_BPE) {
+    if (!fc->merges[0])
+      return DC_ERROR(DC_ERR_ARG, "finetune.tokenizer = \"clip_bpe\" needs finetune.merges (the shipped file is "
+                                  "data_manifests/clip_bpe/bpe_simple_vocab_16e6.txt.gz)");
+    DC_TRY(dc_tokenizer_load_bpe(fc->merges, &f->tok));
+  } else {
+    DC_TRY(dc_tokenizer_from_prompts((const char *const *)f->prompts, f->N, &f->tok));
+  }
+  int ctx = f->cfg->model.context;
+  f->tokens = malloc((size_t)f->N * ctx * sizeof *f->tokens);
+  f->eot = malloc((size_t)f->N * sizeof *f->eot);
+  DC_CHECK_ALLOC(f->tokens);
+  DC_CHECK_ALLOC(f->eot);
+  return dc_tokenizer_encode_batch(f->tok, (const char *const *)f->prompts, f->N, ctx, 1, f->tokens, f->eot);
+}
+
+static enum dc_status make_model(struct ft *f, struct dc_clip **out, int B) {
+  *out = calloc(1, sizeof **out);
+  DC_CHECK_ALLOC(*out);
+  const struct dc_backend *be;
+  DC_TRY(dc_backend_get(f->cfg->run.backend == DC_RUN_BACKEND_CUDA ? "cuda" : "cpu", &be));
+  DC_TRY(dc_clip_init(*out, &f->mcfg, B, f->N, f->loss, be));
+  if (f->loss != DC_CLIP_LINEAR) {
+    be->upload((*out)->io.tokens, f->tokens, (size_t)f->N * f->mcfg.context * sizeof(int));
+    be->upload((*out)->io.eot, f->eot, (size_t)f->N * sizeof(int));
+  }
+  return DC_OK;
+}
+
+/* Patches, timesteps and classes of n pixels (idx) into c's inputs; the batch is padded by
+ * repeating the last pixel. `key` makes the timesteps: (seed, stream, key + j). */
+static void load_images(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, uint64_t stream,
+                        uint64_t key, int zero_t) {
+  const struct dc_backend *be = c->params.be;
+  int B = c->B, L = dc_cfg_tokens(&f->mcfg);
+  for (int j = 0; j < B; j++) {
+    int k = j < n ? j : n - 1;
+    f->hidx[j] = idx[k];
+    f->hlab[j] = lab ? lab[k] : 0;
+    f->ht[j] = zero_t ? 0 : (int)dc_rng_below((uint64_t)f->cfg->run.seed, stream, key + (uint64_t)j, 0,
+                                              (uint32_t)f->mcfg.timesteps);
+  }
+  for (int m = 0; m < f->s->n_modalities; m++) {
+    dc_patch_cut_batch(f->hx[m], f->s->cube[m], f->s->height, f->s->width, f->s->bands[m], f->mcfg.window, f->hidx, B);
+    be->upload(c->io.x[m], f->hx[m], (size_t)B * L * f->s->bands[m] * sizeof(float));
+  }
+  be->upload(c->io.t, f->ht, (size_t)B * sizeof(int));
+  be->upload(c->io.text_of, f->hlab, (size_t)B * sizeof(int));
+}
+
+static void normalise_rows(float *x, int n, int D) {
+  for (int i = 0; i < n; i++) {
+    double s = 0;
+    for (int j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
+    float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+    for (int j = 0; j < D; j++) x[i * D + j] *= inv;
+  }
+}
+
+/* Class predictions (0-based) of n pixels with model c in eval mode. Inference uses the
+ * published random timestep per pixel (keyed by the pixel), or 0 when configured. */
+static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred) {
+  const struct dc_backend *be = c->params.be;
+  int D = f->mcfg.embed_dim, N = f->N;
+  if (f->loss == DC_CLIP_LINEAR) {
+    be->download(f->cls_w, dc_param(&c->params, c->classifier.w), (size_t)N * D * sizeof(float));
+    be->download(f->cls_b, dc_param(&c->params, c->classifier.b), (size_t)N * sizeof(float));
+  } else {
+    dc_clip_text_features(c);
+    be->download(f->text, c->io.text_features, (size_t)N * D * sizeof(float));
+    normalise_rows(f->text, N, D);
+  }
+  for (int start = 0; start < n; start += c->B) {
+    int m = n - start < c->B ? n - start : c->B;
+    /* keyed by pixel index, so a pixel's timestep does not depend on the batching */
+    for (int j = 0; j < c->B; j++) f->hidx[j] = idx[start + (j < m ? j : m - 1)];
+    load_images(f, c, idx + start, NULL, m, DC_STREAM_TIMESTEP + 3, 0, f->cfg->finetune.timestep_zero_at_inference);
+    if (!f->cfg->finetune.timestep_zero_at_inference) {
+      for (int j = 0; j < c->B; j++)
+        f->ht[j] = (int)dc_rng_below((uint64_t)f->cfg->run.seed, DC_STREAM_TIMESTEP + 3, (uint64_t)f->hidx[j], 0,
+                                     (uint32_t)f->mcfg.timesteps);
+      be->upload(c->io.t, f->ht, (size_t)c->B * sizeof(int));
+    }
+    dc_clip_image_features(c, 0);
+    be->download(f->feat, c->io.image_features, (size_t)c->B * D * sizeof(float));
+    if (f->loss != DC_CLIP_LINEAR) normalise_rows(f->feat, m, D);
+    for (int j = 0; j < m; j++) {
+      int best = 0;
+      double best_s = -INFINITY;
+      for (int k = 0; k < N; k++) {
+        const float *w = f->loss == DC_CLIP_LINEAR ? f->cls_w + (size_t)k * D : f->text + (size_t)k * D;
+        double s = f->loss == DC_CLIP_LINEAR ? f->cls_b[k] : 0.0;
+        for (int q = 0; q < D; q++) s += (double)f->feat[(size_t)j * D + q] * w[q];
+        if (s > best_s) best_s = s, best = k;
+      }
+      pred[start + j] = best;
+    }
+  }
+}
+
+static double accuracy(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, int *scratch) {
+  if (n == 0) return NAN;
+  predict(f, c, idx, n, scratch);
+  int ok = 0;
+  for (int i = 0; i < n; i++) ok += scratch[i] == lab[i];
+  return (double)ok / n;
+}
+
+/* Rank 0: the fine-tuning loop with the best validation epoch kept. */
+static enum dc_status train(struct ft *f, const char *pretrained) {
+  const struct dc_config_finetune *fc = &f->cfg->finetune;
+  struct dc_clip *c = f->train;
+  const struct dc_backend *be = c->params.be;
+  DC_TRY(dc_init_weights(&c->params, &c->buffers, &f->mcfg, (uint64_t)f->cfg->run.seed * 1000003u + (uint64_t)f->run));
+  if (fc->init == DC_FINETUNE_INIT_PRETRAINED) {
+    struct dc_pretrain *p = calloc(1, sizeof *p);
+    DC_CHECK_ALLOC(p);
+    struct dc_dist self = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = MPI_COMM_SELF};
+    struct dc_ckpt_state st;
+    enum dc_status s = dc_pretrain_init(p, &f->mcfg, 2, be);
+    if (s == DC_OK) s = dc_ckpt_read(&self, pretrained, &p->params, &p->buffers, NULL, &st);
+    if (s == DC_OK) s = dc_clip_load_pretrained(c, p);
+    dc_pretrain_free(p);
+    free(p);
+    if (s != DC_OK) return DC_ERROR(s, "cannot start fine-tuning from %s (its sizes must match model.*)", pretrained);
+  }
+  struct dc_adam adam;
+  struct dc_lr_schedule sched;
+  DC_TRY(dc_adam_init(&adam, &c->params, fc->lr, fc->weight_decay, 0));
+  adam.beta1 = fc->beta1, adam.beta2 = fc->beta2, adam.eps = fc->adam_eps;
+  if (fc->lr_schedule == DC_FINETUNE_LR_MULTISTEP)
+    DC_TRY(dc_lr_multistep_init(&sched, fc->lr, fc->milestones.v, fc->milestones.n, fc->gamma));
+  else
+    DC_TRY(dc_lr_constant_init(&sched, fc->lr));
+  const struct dc_split *sp = &f->split;
+  int B = c->B, nb = (sp->n_train + B - 1) / B, *order = malloc((size_t)sp->n_train * sizeof *order);
+  int *lab = malloc((size_t)B * sizeof *lab), *idx = malloc((size_t)B * sizeof *idx);
+  int *scratch = malloc((size_t)(sp->n_val + 1) * sizeof *scratch);
+  float *best_p = malloc(c->params.n_total * sizeof *best_p), *best_b = malloc((c->buffers.n_total + 1) * sizeof *best_b);
+  DC_CHECK_ALLOC(order);
+  DC_CHECK_ALLOC(lab);
+  DC_CHECK_ALLOC(idx);
+  DC_CHECK_ALLOC(scratch);
+  DC_CHECK_ALLOC(best_p);
+  DC_CHECK_ALLOC(best_b);
+  double best_acc = -1;
+  long steps = 0;
+  f->best_epoch = -1;
+  for (int e = 0; e < fc->epochs && (fc->max_steps == 0 || steps < fc->max_steps); e++) {
+    for (int i = 0; i < sp->n_train; i++) order[i] = i;
+    for (int i = sp->n_train - 1; i > 0; i--) { /* the epoch's order, keyed by (seed, run, epoch) */
+      int j = (int)dc_rng_below((uint64_t)f->cfg->run.seed, DC_STREAM_SHUFFLE + 4096u * (uint64_t)f->run + (uint64_t)e,
+                                (uint64_t)i, 0, (uint32_t)(i + 1));
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    float lr = (float)dc_lr_at(&sched, (double)e);
+    double sum = 0;
+    int done = 0;
+    for (int b = 0; b < nb && (fc->max_steps == 0 || steps < fc->max_steps); b++, steps++) {
+      for (int j = 0; j < B; j++) { /* the last batch wraps around to stay full */
+        int o = order[(b * B + j) % sp->n_train];
+        idx[j] = sp->train_idx[o];
+        lab[j] = sp->train_lab[o];
+      }
+      load_images(f, c, idx, lab, B, DC_STREAM_TIMESTEP + 2, (uint64_t)steps * (uint64_t)B, 0);
+      DC_TRY(dc_clip_forward(c, 1));
+      DC_TRY(dc_clip_backward(c));
+      dc_adam_step(&adam, &c->params, lr);
+      sum += c->loss;
+      done++;
+    }
+    f->epoch_loss[e] = done ? sum / done : NAN;
+    f->val_acc[e] = accuracy(f, c, sp->val_idx, sp->val_lab, sp->n_val, scratch);
+    f->n_epochs = e + 1;
+    /* keep the best validation epoch (the last one without validation pixels) */
+    if (sp->n_val == 0 || f->val_acc[e] > best_acc) {
+      best_acc = f->val_acc[e];
+      f->best_epoch = e;
+      be->download(best_p, c->params.params, c->params.n_total * sizeof *best_p);
+      be->download(best_b, c->buffers.params, c->buffers.n_total * sizeof *best_b);
+    }
+    if ((e + 1) % fc->log_every == 0 || e == 0 || e + 1 == fc->epochs)
+      dc_log(DC_LOG_INFO, "  run %d, %d-shot: epoch %d/%d  loss %.4f  validation accuracy %.2f%%  lr %.2g", f->run,
+             f->shots, e + 1, fc->epochs, f->epoch_loss[e], 100 * f->val_acc[e], lr);
+  }
+  if (f->best_epoch >= 0) {
+    be->upload(c->params.params, best_p, c->params.n_total * sizeof *best_p);
+    be->upload(c->buffers.params, best_b, c->buffers.n_total * sizeof *best_b);
+  }
+  dc_adam_free(&adam, be);
+  free(order), free(lab), free(idx), free(scratch), free(best_p), free(best_b);
+  return DC_OK;
+}
+
+/* Every rank predicts its share of n pixels; rank 0 receives all of them in pred. */
+static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, int *pred) {
+  const struct dc_dist *d = f->d;
+  int lo = (int)((long)n * d->rank / d->size), hi = (int)((long)n * (d->rank + 1) / d->size);
+  int *mine = malloc((size_t)(hi - lo + 1) * sizeof *mine), *counts = malloc(2 * (size_t)d->size * sizeof *counts);
+  DC_CHECK_ALLOC(mine);
+  DC_CHECK_ALLOC(counts);
+  if (hi > lo) predict(f, f->eval, idx + lo, hi - lo, mine);
+  for (int r = 0; r < d->size; r++) {
+    counts[r] = (int)((long)n * (r + 1) / d->size) - (int)((long)n * r / d->size);
+    counts[d->size + r] = (int)((long)n * r / d->size);
+  }
+  int rc = MPI_Gatherv(mine, hi - lo, MPI_INT, pred, counts, counts + d->size, MPI_INT, 0, d->comm);
+  free(mine);
+  free(counts);
+  return rc == MPI_SUCCESS ? DC_OK : DC_ERROR(DC_ERR_MPI, "gathering predictions failed");
+}
+
+static enum dc_status make_result(struct ft *f, const int *test_pred, const int *map_pred, struct dc_result *r) {
+  const struct dc_scene *s = f->s;
+  const struct dc_split *sp = &f->split;
+  memset(r, 0, sizeof *r);
+  snprintf(r->dataset, sizeof r->dataset, "%.63s", f->cfg->data.name[0] ? f->cfg->data.name : s->name);
+  r->shots = f->shots, r->run = f->run, r->n_classes = f->N;
+  snprintf(r->task, sizeof r->task, "classes");
+  for (int k = 0; k < f->N; k++) snprintf(r->class_names[k], sizeof r->class_names[k], "%s", s->class_names[k]);
+  r->confusion = calloc((size_t)f->N * f->N, sizeof *r->confusion);
+  DC_CHECK_ALLOC(r->confusion);
+  DC_TRY(dc_confusion_count(r->confusion, f->N, sp->test_lab, test_pred, sp->n_test));
+  struct dc_class_metrics cm;
+  DC_TRY(dc_class_metrics(r->confusion, f->N, &cm, r->per_class));
+  r->oa = cm.oa, r->aa = cm.aa, r->kappa = cm.kappa, r->n_test = sp->n_test;
+  r->finetune_s = f->finetune_s, r->evaluate_s = f->evaluate_s, r->best_epoch = f->best_epoch;
+  DC_TRY(dc_config_sha256(f->cfg, r->config_sha256));
+  r->n_epochs = f->n_epochs;
+  r->finetune_loss = malloc(((size_t)f->n_epochs + 1) * sizeof(double));
+  r->val_acc = malloc(((size_t)f->n_epochs + 1) * sizeof(double));
+  DC_CHECK_ALLOC(r->finetune_loss);
+  DC_CHECK_ALLOC(r->val_acc);
+  memcpy(r->finetune_loss, f->epoch_loss, (size_t)f->n_epochs * sizeof(double));
+  memcpy(r->val_acc, f->val_acc, (size_t)f->n_epochs * sizeof(double));
+  if (map_pred) {
+    size_t n = (size_t)s->height * s->width;
+    r->height = s->height, r->width = s->width;
+    r->prediction = malloc(n * sizeof *r->prediction);
+    r->truth = malloc(n * sizeof *r->truth);
+    r->test_mask = calloc(n, 1);
+    DC_CHECK_ALLOC(r->prediction);
+    DC_CHECK_ALLOC(r->truth);
+    DC_CHECK_ALLOC(r->test_mask);
+    for (size_t i = 0; i < n; i++) {
+      r->prediction[i] = map_pred[i] + 1;
+      r->truth[i] = s->train[i] ? s->train[i] : s->test[i];
+    }
+    for (int i = 0; i < sp->n_test; i++) r->test_mask[sp->test_idx[i]] = 1;
+  }
+  return DC_OK;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[2048];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0775) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(buf, 0775) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The fine-tuned model with its vocabulary, written collectively from the eval models. */
+static enum dc_status save_model(struct ft *f, const char *dir) {
+  char ckdir[2100], **table = NULL;
+  int n = 0;
+  snprintf(ckdir, sizeof ckdir, "%s/ckpt", dir);
+  DC_TRY(dc_tokenizer_to_table(f->tok, &table, &n));
+  size_t len = 1;
+  for (int i = 0; i < n; i++) len += strlen(table[i]) + 1;
+  char *vocab = malloc(len), *p = vocab;
+  DC_CHECK_ALLOC(vocab);
+  for (int i = 0; i < n; i++) p += sprintf(p, "%s\n", table[i]);
+  dc_tokenizer_table_free(table, n);
+  struct dc_ckpt_state st = {.kind = "finetune", .epoch = f->best_epoch + 1, .seed = (uint64_t)f->cfg->run.seed};
+  DC_TRY(dc_config_sha256(f->cfg, st.config_sha256));
+  char *text = dc_config_text(f->cfg);
+  enum dc_status s = dc_ckpt_write(f->d, ckdir, "ckpt_finetuned.h5", &f->eval->params, &f->eval->buffers, NULL, &st,
+                                   text, vocab, 1);
+  free(text);
+  free(vocab);
+  return s;
+}
+
+static enum dc_status run_all(struct ft *f, const char *pretrained, const char *dir, struct dc_result *res) {
+  const struct dc_dist *d = f->d;
+  const struct dc_config *cfg = f->cfg;
+  const struct dc_scene *s = f->s;
+  if (cfg->data.protocol == DC_DATA_PROTOCOL_OFFICIAL)
+    DC_TRY(dc_split_official(s->train, s->test, s->height, s->width, s->n_classes, (uint64_t)f->run,
+                             cfg->finetune.val_pixels, &f->split));
+  else
+    DC_TRY(dc_split_fewshot(s->train, s->test, s->height, s->width, s->n_classes, f->shots,
+                            cfg->finetune.small_class_shots, (uint64_t)f->run, cfg->finetune.val_pixels, &f->split));
+  if (f->split.n_train < 2 || f->split.n_test < 1)
+    return DC_ERROR(DC_ERR_ARG, "run %d: %d training and %d test pixels; fine-tuning needs at least 2 and 1", f->run,
+                    f->split.n_train, f->split.n_test);
+  DC_TRY(make_prompts(f));
+  DC_TRY(dc_config_model(cfg, s->n_modalities, s->bands, dc_tokenizer_vocab_size(f->tok), &f->mcfg));
+  f->loss = cfg->finetune.head == DC_FINETUNE_HEAD_LINEAR ? DC_CLIP_LINEAR
+            : cfg->finetune.same_class_positives      ? DC_CLIP_CLASSWISE
+                                                      : DC_CLIP_PAIRWISE;
+  int Bt = cfg->finetune.batch < f->split.n_train ? cfg->finetune.batch : f->split.n_train;
+  int EB = cfg->finetune.eval_batch, Bmax = Bt > EB ? Bt : EB, L = dc_cfg_tokens(&f->mcfg), D = f->mcfg.embed_dim;
+  for (int m = 0; m < s->n_modalities; m++) {
+    f->hx[m] = malloc((size_t)Bmax * L * s->bands[m] * sizeof(float));
+    DC_CHECK_ALLOC(f->hx[m]);
+  }
+  f->ht = malloc((size_t)Bmax * sizeof(int)), f->hlab = malloc((size_t)Bmax * sizeof(int));
+  f->hidx = malloc((size_t)Bmax * sizeof(int));
+  f->feat = malloc((size_t)Bmax * D * sizeof(float)), f->text = malloc((size_t)f->N * D * sizeof(float));
+  f->cls_w = malloc((size_t)f->N * D * sizeof(float)), f->cls_b = malloc((size_t)f->N * sizeof(float));
+  f->epoch_loss = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
+  f->val_acc = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
+  if (!f->ht || !f->hlab || !f->hidx || !f->feat || !f->text || !f->cls_w || !f->cls_b || !f->epoch_loss || !f->val_acc)
+    return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning buffers");
+  DC_TRY(dc_dist_agree(d, make_model(f, &f->eval, EB)));
+  enum dc_status st = DC_OK;
+  double t0 = now_s();
+  if (d->rank == 0) {
+    dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test pixels; loss %s",
+           f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
+           f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published");
+    st = make_model(f, &f->train, Bt);
+    if (st == DC_OK && f->from_ckpt) {
+      struct dc_dist self = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = MPI_COMM_SELF};
+      struct dc_ckpt_state cs;
+      st = dc_ckpt_read(&self, f->from_ckpt, &f->train->params, &f->train->buffers, NULL, &cs);
+      if (st == DC_OK && strcmp(cs.kind, "finetune") != 0)
+        st = DC_ERROR(DC_ERR_ARG, "%s is a %s checkpoint, not a fine-tuned one", f->from_ckpt, cs.kind);
+      f->best_epoch = (int)cs.epoch - 1;
+    } else if (st == DC_OK) {
+      st = train(f, pretrained);
+    }
+  }
+  DC_TRY(dc_dist_agree(d, st));
+  f->finetune_s = now_s() - t0;
+  /* the chosen weights to every rank's evaluation model */
+  struct dc_clip *e = f->eval;
+  const struct dc_backend *be = e->params.be;
+  float *host = malloc((e->params.n_total + e->buffers.n_total) * sizeof *host);
+  DC_CHECK_ALLOC(host);
+  if (d->rank == 0) {
+    be->download(host, f->train->params.params, e->params.n_total * sizeof *host);
+    be->download(host + e->params.n_total, f->train->buffers.params, e->buffers.n_total * sizeof *host);
+  }
+  MPI_Bcast(host, (int)(e->params.n_total + e->buffers.n_total), MPI_FLOAT, 0, d->comm);
+  be->upload(e->params.params, host, e->params.n_total * sizeof *host);
+  be->upload(e->buffers.params, host + e->params.n_total, e->buffers.n_total * sizeof *host);
+  free(host);
+  /* evaluation: the test pixels, then every pixel for the map */
+  t0 = now_s();
+  size_t npix = (size_t)s->height * s->width;
+  int *test_pred = malloc(((size_t)f->split.n_test + 1) * sizeof(int)), *map_pred = NULL, *all = NULL;
+  DC_CHECK_ALLOC(test_pred);
+  DC_TRY(predict_sharded(f, f->split.test_idx, f->split.n_test, test_pred));
+  if (cfg->finetune.scene_map) {
+    map_pred = malloc(npix * sizeof *map_pred), all = malloc(npix * sizeof *all);
+    DC_CHECK_ALLOC(map_pred);
+    DC_CHECK_ALLOC(all);
+    for (size_t i = 0; i < npix; i++) all[i] = (int)i;
+    DC_TRY(predict_sharded(f, all, (int)npix, map_pred));
+  }
+  f->evaluate_s = now_s() - t0;
+  if (d->rank == 0 && mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+  DC_TRY(dc_dist_agree(d, st));
+  if (!f->from_ckpt) DC_TRY(save_model(f, dir));
+  if (d->rank == 0) {
+    struct dc_result r;
+    st = make_result(f, test_pred, map_pred, &r);
+    char path[2100];
+    snprintf(path, sizeof path, "%s/result.h5", dir);
+    if (st == DC_OK) st = dc_result_write(path, &r);
+    if (st == DC_OK)
+      dc_log(DC_LOG_INFO, "run %d, %d-shot: OA %.2f%%  AA %.2f%%  kappa %.2f%%  (best epoch %d, %s)", f->run, f->shots,
+             100 * r.oa, 100 * r.aa, 100 * r.kappa, f->best_epoch + 1, path);
+    if (st == DC_OK && res)
+      *res = r;
+    else
+      dc_result_free(&r);
+  }
+  free(test_pred);
+  free(map_pred);
+  free(all);
+  return dc_dist_agree(d, st);
+}
+
+static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene, int run,
+                          int shots, const char *pretrained, const char *from_ckpt, const char *dir,
+                          struct dc_result *res) {
+  struct ft f;
+  memset(&f, 0, sizeof f);
+  f.d = d, f.cfg = cfg, f.s = scene, f.run = run, f.shots = shots, f.from_ckpt = from_ckpt;
+  enum dc_status st = run_all(&f, pretrained, dir, res);
+  if (f.train) dc_clip_free(f.train), free(f.train);
+  if (f.eval) dc_clip_free(f.eval), free(f.eval);
+  for (int m = 0; m < DC_MAX_MODALITIES; m++) free(f.hx[m]);
+  free(f.ht), free(f.hlab), free(f.hidx), free(f.feat), free(f.text), free(f.cls_w), free(f.cls_b);
+  free(f.epoch_loss), free(f.val_acc), free(f.tokens), free(f.eot);
+  if (f.prompts) dc_prompts_free(f.prompts, f.N);
+  if (f.tok) dc_tokenizer_free(f.tok);
+  dc_split_free(&f.split);
+  return dc_dist_agree(d, st);
+}
+
+enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+                               int run, int shots, const char *pretrained, const char *dir, struct dc_result *res) {
+  return one(d, cfg, scene, run, shots, pretrained, NULL, dir, res);
+}
+
+enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+                               int run, int shots, const char *dir, struct dc_result *res) {
+  char ckpt[2100];
+  snprintf(ckpt, sizeof ckpt, "%s/ckpt/ckpt_finetuned.h5", dir);
+  return one(d, cfg, scene, run, shots, NULL, ckpt, dir, res);
+}
+
+enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct dc_config *cfg, char *path, size_t cap) {
+  if (cfg->finetune.checkpoint[0]) {
+    snprintf(path, cap, "%s", cfg->finetune.checkpoint);
+    return DC_OK;
+  }
+  char dir[2100];
+  snprintf(dir, sizeof dir, "%s/%s/ckpt", cfg->run.out_dir, cfg->run.name);
+  DC_TRY(dc_ckpt_find_resume(d, dir, path, cap));
+  if (!path[0])
+    return DC_ERROR(DC_ERR_ARG, "no stage-1 checkpoint in %s: run `diffclip pretrain` with this configuration first, "
+                                "set finetune.checkpoint, or set finetune.init = \"scratch\"", dir);
+  return DC_OK;
+}
