@@ -39,6 +39,9 @@ int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv) {
   }
   struct dc_config cfg;
   if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
+  /* launcher, node-local ranks and the rank -> host -> device table; 0 devices: the CPU
+   * backend, whose ranks may share a node's cores */
+  if (dc_dist_launch_checks(d, 0, NULL) != DC_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
   if (dc_pretrain_run(d, &cfg, &code) != DC_OK) return DC_EXIT_ERROR;
   return code;

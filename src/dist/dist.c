@@ -5,6 +5,7 @@
 
 enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   int provided;
+  dc_launch_env_snapshot(); /* before MPI_Init adds variables of its own */
   DC_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   d->comm = MPI_COMM_WORLD;
   MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
