@@ -1,0 +1,379 @@
+/* The report's content: the tables laid out like the paper's (Table 1, the MRNet figures,
+ * the ablation and prompt studies), per-class accuracy, maps, curves, timings, skipped
+ * entries, missing results and provenance, built once as a document (rendered to Markdown
+ * and HTML) with a CSV beside every table. The paper's figures live here too. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/report_internal.h"
+
+/* ---- the paper's figures (spec/MODEL.md), in %; returned as fractions --------------- */
+
+static const struct {
+  const char *key;
+  int shots;
+  double oa, aa, kappa;
+} paper_fewshot[] = {
+    {"houston2013", 2, 52.15, 56.02, 48.39}, {"houston2013", 8, 61.93, 65.93, 58.95},
+    {"houston2013", 20, 81.87, 84.09, 80.40}, {"muufl", 2, 59.39, 54.94, 48.80},
+    {"muufl", 8, 77.60, 74.97, 71.53},       {"muufl", 20, 81.81, 80.67, 76.64},
+    {"trento", 2, 93.19, 80.45, 90.85},      {"trento", 8, 96.30, 96.22, 95.09},
+    {"trento", 20, 98.60, 97.90, 98.13},
+};
+
+/* The Houston ablation (OA %), by the study label with any "ablation:" prefix dropped. */
+static const struct {
+  const char *label;
+  double oa;
+} paper_ablation[] = {
+    {"full", 94.80},
+    {"full model", 94.80},
+    {"without text", 89.35},
+    {"without diffusion", 89.67},
+    {"without diffusion noise", 89.67},
+    {"without noise", 89.67},
+    {"without mask", 90.78},
+    {"without masking", 90.78},
+    {"without the unsupervised stage", 87.82},
+    {"without unsupervised stage", 87.82},
+    {"without unsupervised", 87.82},
+    {"without pretraining", 87.82},
+};
+
+int rp_paper_classes(const char *key, int shots, double *oa, double *aa, double *kappa) {
+  for (size_t i = 0; i < sizeof paper_fewshot / sizeof paper_fewshot[0]; i++)
+    if (strcmp(key, paper_fewshot[i].key) == 0 && shots == paper_fewshot[i].shots) {
+      *oa = paper_fewshot[i].oa / 100, *aa = paper_fewshot[i].aa / 100, *kappa = paper_fewshot[i].kappa / 100;
+      return 1;
+    }
+  return 0;
+}
+
+int rp_paper_binary(const char *key, double *acc, double *auc, double *se, double *sp) {
+  if (strcmp(key, "mrnet") != 0) return 0;
+  *acc = 0.763, *auc = 0.787, *se = 0.750, *sp = 0.756;
+  return 1;
+}
+
+int rp_paper_study(const char *key, const char *study, double *oa) {
+  if (strcmp(key, "houston2013") != 0) return 0;
+  char norm[128];
+  size_t n = 0;
+  int space = 1;
+  for (const char *s = study; *s && n + 1 < sizeof norm; s++) { /* lower case, words split by one space */
+    if (isalnum((unsigned char)*s)) {
+      norm[n++] = (char)tolower((unsigned char)*s);
+      space = 0;
+    } else if (!space) {
+      norm[n++] = ' ';
+      space = 1;
+    }
+  }
+  while (n > 0 && norm[n - 1] == ' ') n--;
+  norm[n] = '\0';
+  const char *label = strncmp(norm, "ablation ", 9) == 0 ? norm + 9 : norm;
+  for (size_t i = 0; i < sizeof paper_ablation / sizeof paper_ablation[0]; i++)
+    if (strcmp(label, paper_ablation[i].label) == 0) {
+      *oa = paper_ablation[i].oa / 100;
+      return 1;
+    }
+  return 0;
+}
+
+/* ---- formatting --------------------------------------------------------------------- */
+
+/* "mean ± std" at `scale` (100: percent); "missing" when the cell has no run, "n/a" when its
+ * runs have no finite value. */
+static void stat_cell(struct rd_doc *d, const struct rp_cell *c, struct rp_stat s, double scale, int decimals) {
+  if (c->n_found == 0)
+    rd_cell(d, "missing");
+  else if (s.n == 0)
+    rd_cell(d, "n/a");
+  else
+    rd_cell(d, "%.*f \xc2\xb1 %.*f", decimals, scale * s.mean, decimals, scale * s.std);
+}
+
+static void paper_cell(struct rd_doc *d, int have, double v, double scale, int decimals) {
+  if (have)
+    rd_cell(d, "%.*f", decimals, scale * v);
+  else
+    rd_cell(d, "-");
+}
+
+static void csv_num(struct dc_text *t, double v, double scale) {
+  if (isfinite(v)) dc_text_printf(t, ",%.10g", scale * v);
+  else dc_text_puts(t, ",");
+}
+
+static void csv_stat(struct dc_text *t, struct rp_stat s, double scale) {
+  csv_num(t, s.mean, scale);
+  csv_num(t, s.std, scale);
+}
+
+static int is_binary_entry(const struct rp_entry *e, int n_shots) {
+  for (int s = 0; s < n_shots; s++)
+    if (e->cells[s].n_found > 0) return strcmp(e->cells[s].task, "binary") == 0;
+  return strcmp(e->paper, "mrnet") == 0; /* nothing read: MRNet is binary */
+}
+
+static void runs_cell(struct rd_doc *d, const struct rp_cell *c) { rd_cell(d, "%d/%d", c->n_found, c->n_runs); }
+
+static void csv_head(struct dc_text *t, const struct rp_entry *e, const struct rp_cell *c) {
+  dc_text_csv(t, e->ds->name);
+  dc_text_puts(t, ",");
+  dc_text_csv(t, e->display);
+  dc_text_printf(t, ",%d,%d,%d", c->shots, c->n_found, c->n_runs);
+}
+
+/* ---- the tables --------------------------------------------------------------------- */
+
+void rp_table_main(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv) {
+  const struct dc_report_spec *sp = r->spec;
+  static const char *const head[9] = {"Dataset", "Shots", "Runs", "OA (%)", "OA paper", "AA (%)", "AA paper",
+                                      "Kappa (%)", "Kappa paper"};
+  rd_heading(d, 2, "Few-shot classification (as the paper's Table 1)");
+  rd_para(d, "Ours: mean \xc2\xb1 standard deviation over the runs found (population standard deviation, "
+             "ddof 0), in %%. Paper: DiffCLIP's published figures (\"-\" where the paper has none).");
+  char skipped[512] = "";
+  for (int i = 0; i < r->n_entries; i++)
+    if (r->entries[i].ds->skipped) {
+      size_t len = strlen(skipped);
+      snprintf(skipped + len, sizeof skipped - len, "%s%s", len ? ", " : "", r->entries[i].display);
+    }
+  if (skipped[0]) rd_para(d, "Not run (see \"Skipped datasets\" below): %s.", skipped);
+  rd_table(d, "table1.csv", 9, head);
+  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,oa_mean,oa_std,paper_oa,aa_mean,aa_std,paper_aa,"
+                    "kappa_mean,kappa_std,paper_kappa\n");
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    if (e->ds->skipped || e->ds->study[0] || is_binary_entry(e, sp->n_shots)) continue;
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      double p[3];
+      int have = rp_paper_classes(e->paper, c->shots, &p[0], &p[1], &p[2]);
+      rd_cell(d, "%s", e->display);
+      rd_cell(d, "%d", c->shots);
+      runs_cell(d, c);
+      const struct rp_stat st[3] = {c->oa, c->aa, c->kappa};
+      csv_head(csv, e, c);
+      for (int k = 0; k < 3; k++) {
+        stat_cell(d, c, st[k], 100, 2);
+        paper_cell(d, have, p[k], 100, 2);
+        csv_stat(csv, st[k], 100);
+        csv_num(csv, have ? p[k] : NAN, 100);
+      }
+      dc_text_puts(csv, "\n");
+    }
+  }
+}
+
+int rp_table_binary(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv) {
+  const struct dc_report_spec *sp = r->spec;
+  int any = 0;
+  for (int i = 0; i < r->n_entries; i++)
+    any |= !r->entries[i].ds->skipped && !r->entries[i].ds->study[0] && is_binary_entry(&r->entries[i], sp->n_shots);
+  if (!any) return 0;
+  static const char *const head[11] = {"Dataset", "Shots", "Runs", "ACC", "ACC paper", "AUC", "AUC paper", "SE",
+                                       "SE paper", "SP", "SP paper"};
+  rd_heading(d, 2, "Binary tasks (MRNet)");
+  rd_para(d, "Accuracy, ROC AUC, sensitivity and specificity as fractions (as the paper prints them), mean "
+             "\xc2\xb1 standard deviation over runs.");
+  rd_table(d, "binary.csv", 11, head);
+  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,accuracy_mean,accuracy_std,paper_accuracy,"
+                    "auc_mean,auc_std,paper_auc,sensitivity_mean,sensitivity_std,paper_sensitivity,"
+                    "specificity_mean,specificity_std,paper_specificity\n");
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    if (e->ds->skipped || e->ds->study[0] || !is_binary_entry(e, sp->n_shots)) continue;
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      double p[4];
+      int have = rp_paper_binary(e->paper, &p[0], &p[1], &p[2], &p[3]);
+      rd_cell(d, "%s", e->display);
+      rd_cell(d, "%d", c->shots);
+      runs_cell(d, c);
+      const struct rp_stat st[4] = {c->accuracy, c->auc, c->sensitivity, c->specificity};
+      csv_head(csv, e, c);
+      for (int k = 0; k < 4; k++) {
+        stat_cell(d, c, st[k], 1, 3);
+        paper_cell(d, have, p[k], 1, 3);
+        csv_stat(csv, st[k], 1);
+        csv_num(csv, have ? p[k] : NAN, 1);
+      }
+      dc_text_puts(csv, "\n");
+    }
+  }
+  return 1;
+}
+
+int rp_table_studies(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv) {
+  const struct dc_report_spec *sp = r->spec;
+  int any = 0;
+  for (int i = 0; i < r->n_entries; i++) any |= r->entries[i].ds->study[0] != '\0' && !r->entries[i].ds->skipped;
+  if (!any) return 0;
+  static const char *const head[8] = {"Study", "Dataset", "Shots", "Runs", "OA (%)", "OA paper", "AA (%)", "Kappa (%)"};
+  rd_heading(d, 2, "Studies (as the paper's ablation and prompt tables)");
+  rd_para(d, "One row per study entry and shot setting; the paper's figure is its Houston ablation's OA "
+             "(the paper's own protocol for that table), shown where the study matches one.");
+  rd_table(d, "studies.csv", 8, head);
+  dc_text_puts(csv, "study,dataset,display,shots,runs_found,runs_expected,oa_mean,oa_std,paper_oa,aa_mean,aa_std,"
+                    "kappa_mean,kappa_std\n");
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    if (!e->ds->study[0] || e->ds->skipped) continue;
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      double p = NAN;
+      int have = rp_paper_study(e->paper, e->ds->study, &p);
+      rd_cell(d, "%s", e->ds->study);
+      rd_cell(d, "%s", e->display);
+      rd_cell(d, "%d", c->shots);
+      runs_cell(d, c);
+      stat_cell(d, c, c->oa, 100, 2);
+      paper_cell(d, have, p, 100, 2);
+      stat_cell(d, c, c->aa, 100, 2);
+      stat_cell(d, c, c->kappa, 100, 2);
+      dc_text_csv(csv, e->ds->study);
+      dc_text_puts(csv, ",");
+      csv_head(csv, e, c);
+      csv_stat(csv, c->oa, 100);
+      csv_num(csv, have ? p : NAN, 100);
+      csv_stat(csv, c->aa, 100);
+      csv_stat(csv, c->kappa, 100);
+      dc_text_puts(csv, "\n");
+    }
+  }
+  return 1;
+}
+
+/* Per-class accuracy of one entry: classes as rows, shot settings as columns. 0 when the
+ * entry has no class results. */
+int rp_table_per_class(const struct rp_report *r, const struct rp_entry *e, struct rd_doc *d, struct dc_text *csv) {
+  const struct dc_report_spec *sp = r->spec;
+  const struct rp_cell *ref = NULL;
+  for (int s = 0; s < sp->n_shots && !ref; s++)
+    if (e->cells[s].n_found > 0 && strcmp(e->cells[s].task, "classes") == 0) ref = &e->cells[s];
+  if (!ref || e->ds->skipped) return 0;
+  const char *head[1 + DC_REPORT_MAX_SHOTS];
+  char labels[DC_REPORT_MAX_SHOTS][32], csv_name[96];
+  head[0] = "Class";
+  dc_text_puts(csv, "class");
+  for (int s = 0; s < sp->n_shots; s++) {
+    snprintf(labels[s], sizeof labels[s], "%d shots (%%)", sp->shots[s]);
+    head[1 + s] = labels[s];
+    dc_text_printf(csv, ",shots_%d_mean,shots_%d_std", sp->shots[s], sp->shots[s]);
+  }
+  dc_text_puts(csv, "\n");
+  if (e->ds->study[0])
+    rd_heading(d, 3, "%s (%s)", e->display, e->ds->study);
+  else
+    rd_heading(d, 3, "%s", e->display);
+  snprintf(csv_name, sizeof csv_name, "per_class_%s.csv", e->ds->name);
+  rd_table(d, csv_name, 1 + sp->n_shots, head);
+  for (int k = 0; k < ref->n_classes; k++) {
+    rd_cell(d, "%d %s", k + 1, ref->class_names[k]);
+    dc_text_csv(csv, ref->class_names[k]);
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      int same = c->n_found > 0 && c->n_classes == ref->n_classes;
+      struct rp_stat st = same ? c->per_class[k] : (struct rp_stat){NAN, NAN, 0};
+      stat_cell(d, c, st, 100, 2);
+      csv_stat(csv, st, 100);
+    }
+    dc_text_puts(csv, "\n");
+  }
+  return 1;
+}
+
+void rp_table_timings(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv, struct dc_text *csv_runs) {
+  const struct dc_report_spec *sp = r->spec;
+  rd_heading(d, 2, "Timings");
+  if (sp->n_timings > 0) {
+    static const char *const head[2] = {"Stage", "Seconds"};
+    rd_table(d, "timings.csv", 2, head);
+    dc_text_puts(csv, "stage,seconds\n");
+    for (int i = 0; i < sp->n_timings; i++) {
+      rd_cell(d, "%s", sp->timings[i].label);
+      rd_cell(d, "%.1f", sp->timings[i].seconds);
+      dc_text_csv(csv, sp->timings[i].label);
+      csv_num(csv, sp->timings[i].seconds, 1);
+      dc_text_puts(csv, "\n");
+    }
+  } else {
+    rd_para(d, "No stage timings were recorded for this bench.");
+  }
+  static const char *const head[6] = {"Dataset", "Shots", "Runs", "Fine-tuning (s)", "Evaluation (s)", "Best epoch"};
+  rd_para(d, "Per run, mean \xc2\xb1 standard deviation over the runs found:");
+  rd_table(d, "run_timings.csv", 6, head);
+  dc_text_puts(csv_runs, "dataset,display,shots,runs_found,runs_expected,finetune_s_mean,finetune_s_std,"
+                         "evaluate_s_mean,evaluate_s_std,best_epoch_mean,best_epoch_std\n");
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    if (e->ds->skipped) continue;
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      rd_cell(d, "%s", e->display);
+      rd_cell(d, "%d", c->shots);
+      runs_cell(d, c);
+      stat_cell(d, c, c->finetune_s, 1, 1);
+      stat_cell(d, c, c->evaluate_s, 1, 1);
+      stat_cell(d, c, c->best_epoch, 1, 1);
+      csv_head(csv_runs, e, c);
+      csv_stat(csv_runs, c->finetune_s, 1);
+      csv_stat(csv_runs, c->evaluate_s, 1);
+      csv_stat(csv_runs, c->best_epoch, 1);
+      dc_text_puts(csv_runs, "\n");
+    }
+  }
+}
+
+void rp_table_provenance(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv, struct dc_text *csv_sums) {
+  const struct dc_report_spec *sp = r->spec;
+  rd_heading(d, 2, "Provenance");
+  static const char *const head[2] = {"Item", "Value"};
+  rd_table(d, "provenance.csv", 2, head);
+  dc_text_puts(csv, "item,value\n");
+  char ranks[16], runs[16], shots[128] = "";
+  snprintf(ranks, sizeof ranks, "%d", sp->ranks);
+  snprintf(runs, sizeof runs, "%d", sp->n_runs);
+  for (int s = 0; s < sp->n_shots; s++) {
+    size_t len = strlen(shots);
+    snprintf(shots + len, sizeof shots - len, "%s%d", s ? " " : "", sp->shots[s]);
+  }
+  const char *items[][2] = {{"program version", sp->program_version}, {"git commit", sp->git_commit},
+                            {"configuration SHA-256", sp->config_sha256}, {"hardware", sp->hardware},
+                            {"MPI ranks", ranks}, {"report made (UTC)", sp->created_utc},
+                            {"bench folder", sp->bench_dir}, {"shot settings", shots}, {"runs per setting", runs}};
+  for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+    const char *v = items[i][1][0] ? items[i][1] : "(not recorded)";
+    rd_cell(d, "%s", items[i][0]);
+    rd_cell(d, "%s", v);
+    dc_text_csv(csv, items[i][0]);
+    dc_text_puts(csv, ",");
+    dc_text_csv(csv, v);
+    dc_text_puts(csv, "\n");
+  }
+  static const char *const head2[3] = {"Dataset", "Checksum", "Configuration SHA-256 of its runs"};
+  rd_para(d, "Datasets:");
+  rd_table(d, "checksums.csv", 3, head2);
+  dc_text_puts(csv_sums, "dataset,checksum,run_config_sha256\n");
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    const char *cfg = "", *mixed = "";
+    for (int s = 0; s < sp->n_shots; s++)
+      for (int k = 0; k < e->cells[s].n_found; k++) {
+        const char *h = e->cells[s].runs[k].config_sha256;
+        if (!cfg[0]) cfg = h;
+        else if (strcmp(cfg, h) != 0) mixed = " (and others)";
+      }
+    rd_cell(d, "%s", e->display);
+    rd_cell(d, "%s", e->ds->checksum[0] ? e->ds->checksum : "(not recorded)");
+    rd_cell(d, "%s%s", cfg[0] ? cfg : "-", mixed);
+    dc_text_csv(csv_sums, e->ds->name);
+    dc_text_puts(csv_sums, ",");
+    dc_text_csv(csv_sums, e->ds->checksum);
+    dc_text_printf(csv_sums, ",%s\n", cfg);
+  }
+}

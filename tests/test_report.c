@@ -1,0 +1,318 @@
+/* The benchmark report from a synthetic bench folder made here: houston2013 (3 classes,
+ * maps, pretraining log), synth-tiny (no paper figures, one run missing), trento (skipped),
+ * mrnet (binary task, one result file corrupt) and a Houston ablation entry; 2 shot
+ * settings x 2 runs. Checks report.md, report.json and the CSVs against means and
+ * standard deviations computed here, the paper's figures beside ours, the skipped reason,
+ * the missing and unreadable runs, the maps and curves, the self-contained HTML, the
+ * regeneration from the folder alone (dc_report_scan) and the refusal to replace a folder
+ * that is not a report. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diffclip/report.h"
+#include "diffclip/result.h"
+#include "io/textbuf.h"
+
+static int failures = 0;
+static void expect(int ok, const char *what) {
+  if (!ok) {
+    fprintf(stderr, "FAIL %s\n", what);
+    failures++;
+  } else {
+    printf("  ok   %s\n", what);
+  }
+}
+
+static char bench[64];
+static const int shots[2] = {2, 8};
+
+static void mkdirs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void mkdirs(const char *fmt, ...) {
+  char path[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(path, sizeof path, fmt, ap);
+  va_end(ap);
+  for (char *p = path + 1; *p; p++)
+    if (*p == '/') *p = '\0', mkdir(path, 0775), *p = '/';
+  mkdir(path, 0775);
+}
+
+/* The numbers of (entry e, shot index s, run r): distinct, so a mix-up shows. */
+static double oa_of(int e, int s, int r) { return 0.40 + 0.1 * e + 0.07 * s + 0.031 * r * (1 + s); }
+static double aa_of(int e, int s, int r) { return 0.35 + 0.1 * e + 0.05 * s + 0.017 * r; }
+static double kappa_of(int e, int s, int r) { return 0.30 + 0.1 * e + 0.06 * s - 0.011 * r; }
+static double class_acc(int e, int s, int r, int k) { return 0.2 + 0.1 * k + 0.05 * s + 0.03 * r + 0.01 * e; }
+
+static void write_result(int e, const char *name, const char *task, int s, int r, int with_map) {
+  struct dc_result res;
+  memset(&res, 0, sizeof res);
+  snprintf(res.dataset, sizeof res.dataset, "%s", name);
+  snprintf(res.task, sizeof res.task, "%s", task);
+  res.shots = shots[s], res.run = r;
+  int binary = strcmp(task, "binary") == 0;
+  res.n_classes = binary ? 2 : 3;
+  static const char *const names[3] = {"Healthy grass", "Road | main", "Water"};
+  for (int k = 0; k < res.n_classes; k++) snprintf(res.class_names[k], 64, "%s", binary ? (k ? "abnormal" : "normal") : names[k]);
+  res.oa = oa_of(e, s, r), res.aa = aa_of(e, s, r), res.kappa = kappa_of(e, s, r);
+  for (int k = 0; k < res.n_classes; k++) res.per_class[k] = class_acc(e, s, r, k);
+  if (!binary && r == 1) res.per_class[2] = NAN; /* no test pixel of class 3 in run 1 */
+  res.confusion = calloc((size_t)(res.n_classes * res.n_classes), sizeof(int64_t));
+  res.confusion[0] = 5;
+  res.n_test = 100, res.finetune_s = 10 + r, res.evaluate_s = 1 + 0.5 * r, res.best_epoch = 3 + r;
+  snprintf(res.config_sha256, sizeof res.config_sha256, "%064x", 7);
+  res.n_epochs = 4 + r;
+  res.finetune_loss = malloc((size_t)res.n_epochs * sizeof(double));
+  res.val_acc = malloc((size_t)res.n_epochs * sizeof(double));
+  for (int i = 0; i < res.n_epochs; i++) res.finetune_loss[i] = 2.0 / (i + 1) + 0.1 * r, res.val_acc[i] = 0.1 * i;
+  if (binary) res.accuracy = 0.70 + 0.02 * r + 0.01 * s, res.auc = 0.8, res.sensitivity = 0.7, res.specificity = 0.6 + 0.1 * r, res.threshold = 0.5;
+  if (with_map) {
+    res.height = 12, res.width = 16;
+    size_t n = 12 * 16;
+    res.prediction = malloc(n * sizeof(int32_t));
+    res.truth = malloc(n * sizeof(int32_t));
+    res.test_mask = malloc(n);
+    for (size_t i = 0; i < n; i++) res.prediction[i] = 1 + (int)(i % 3), res.truth[i] = (int)(i % 4), res.test_mask[i] = i % 2;
+  }
+  char path[512];
+  mkdirs("%s/%s/shots_%d/run_%d", bench, name, shots[s], r);
+  snprintf(path, sizeof path, "%s/%s/shots_%d/run_%d/result.h5", bench, name, shots[s], r);
+  if (dc_result_write(path, &res) != DC_OK) failures++;
+  dc_result_free(&res);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (f) fputs(text, f), fclose(f);
+}
+
+static char *slurp(const char *fmt, const char *a) {
+  char path[512], *data = NULL;
+  size_t n;
+  snprintf(path, sizeof path, fmt, bench, a);
+  if (dc_file_read_all(path, &data, &n) != DC_OK) return NULL;
+  return data;
+}
+
+/* Population mean and std of v(e, s, r) over the given runs. */
+static void mean_std(double (*v)(int, int, int), int e, int s, const int *runs, int n, double *m, double *sd) {
+  double sum = 0, ss = 0;
+  for (int i = 0; i < n; i++) sum += v(e, s, runs[i]);
+  *m = sum / n;
+  for (int i = 0; i < n; i++) ss += (v(e, s, runs[i]) - *m) * (v(e, s, runs[i]) - *m);
+  *sd = sqrt(ss / n);
+}
+
+static int count(const char *s, const char *what) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+  return n;
+}
+
+/* The CSV line that starts with `prefix`, its numeric fields after the prefix into v. */
+static int csv_row(const char *csv, const char *prefix, double *v, int cap) {
+  const char *p = csv;
+  while (p && strncmp(p, prefix, strlen(prefix)) != 0) p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+  if (!p) return -1;
+  p += strlen(prefix);
+  int n = 0;
+  for (;;) { /* one field per comma-separated item; an empty field is NaN */
+    char *end;
+    double x = strtod(p, &end);
+    if (n < cap) v[n] = (end == p) ? NAN : x;
+    n++;
+    p = end;
+    while (*p && *p != ',' && *p != '\n') p++;
+    if (*p != ',') break;
+    p++;
+  }
+  return n;
+}
+
+static int near(double a, double b) { return fabs(a - b) < 1e-6; }
+
+static void setup(struct dc_report_spec *sp) {
+  dc_report_spec_init(sp);
+  snprintf(sp->bench_dir, sizeof sp->bench_dir, "%s", bench);
+  sp->n_shots = 2, sp->shots[0] = 2, sp->shots[1] = 8, sp->n_runs = 2, sp->ranks = 2;
+  snprintf(sp->git_commit, sizeof sp->git_commit, "abc1234");
+  snprintf(sp->config_sha256, sizeof sp->config_sha256, "%064x", 99);
+  snprintf(sp->hardware, sizeof sp->hardware, "2 x test CPU");
+  struct dc_report_dataset *d = dc_report_spec_add_dataset(sp, "houston2013");
+  snprintf(d->display, sizeof d->display, "Houston 2013");
+  snprintf(d->checksum, sizeof d->checksum, "sha256:feed");
+  dc_report_spec_add_dataset(sp, "synth-tiny");
+  d = dc_report_spec_add_dataset(sp, "trento");
+  d->skipped = 1;
+  snprintf(d->skip_reason, sizeof d->skip_reason, "scene file data/trento.h5 is absent");
+  d = dc_report_spec_add_dataset(sp, "mrnet");
+  snprintf(d->display, sizeof d->display, "MRNet (abnormal)");
+  d = dc_report_spec_add_dataset(sp, "houston2013_notext");
+  snprintf(d->paper_key, sizeof d->paper_key, "houston2013");
+  snprintf(d->study, sizeof d->study, "ablation: without text");
+  dc_report_spec_add_timing(sp, "pretrain houston2013", 123.5);
+}
+
+int main(void) {
+  snprintf(bench, sizeof bench, "/tmp/dc_test_report_XXXXXX");
+  if (!mkdtemp(bench)) return 1;
+  printf("bench folder %s\n", bench);
+  for (int s = 0; s < 2; s++)
+    for (int r = 0; r < 2; r++) {
+      write_result(0, "houston2013", "classes", s, r, 1);
+      if (!(s == 1 && r == 1)) write_result(1, "synth-tiny", "classes", s, r, 0); /* missing run */
+      write_result(3, "mrnet", "binary", s, r, 0);
+      write_result(4, "houston2013_notext", "classes", s, r, 0);
+    }
+  char path[512];
+  snprintf(path, sizeof path, "%s/mrnet/shots_8/run_1/result.h5", bench);
+  write_file(path, "this is not HDF5\n");
+  mkdirs("%s/trento", bench);
+  snprintf(path, sizeof path, "%s/trento/skipped.txt", bench);
+  write_file(path, "scene file data/trento.h5 is absent\n");
+  mkdirs("%s/houston2013/pretrain", bench);
+  snprintf(path, sizeof path, "%s/houston2013/pretrain/metrics.jsonl", bench);
+  write_file(path, "{\"step\": 1, \"epoch\": 0, \"loss\": 0.5, \"masked\": [0.4,0.3], \"visible\": [0.2,0.1]}\n"
+                   "{\"step\": 2, \"epoch\": 0, \"loss\": 0.3, \"masked\": [0.3,0.2], \"visible\": [0.1,0.05]}\n"
+                   "{\"step\": 3, \"epoch\": 1, \"loss\": 0.2, \"masked\": [0.2,0.1], \"visible\": [0.1,0.04]}\n");
+
+  printf("report from a spec\n");
+  static struct dc_report_spec spec;
+  setup(&spec);
+  expect(dc_report_write(&spec) == DC_OK, "dc_report_write");
+  char *md = slurp("%s/report/%s", "report.md"), *json = slurp("%s/report/%s", "report.json"),
+       *html = slurp("%s/report/%s", "report.html"), *t1 = slurp("%s/report/%s", "table1.csv");
+  expect(md && json && html && t1, "report.md, report.json, report.html, table1.csv written");
+  if (!md || !json || !html || !t1) return 1;
+
+  /* Houston, 2 shots: both runs, paper figures beside */
+  const int both[2] = {0, 1}, first[1] = {0};
+  double m[3], sd[3];
+  mean_std(oa_of, 0, 0, both, 2, &m[0], &sd[0]);
+  mean_std(aa_of, 0, 0, both, 2, &m[1], &sd[1]);
+  mean_std(kappa_of, 0, 0, both, 2, &m[2], &sd[2]);
+  char want[512];
+  snprintf(want, sizeof want, "| Houston 2013 | 2 | 2/2 | %.2f \xc2\xb1 %.2f | 52.15 | %.2f \xc2\xb1 %.2f | 56.02 | %.2f \xc2\xb1 %.2f | 48.39 |",
+           100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2]);
+  expect(strstr(md, want) != NULL, "report.md: Houston 2-shot row with the paper's 52.15 / 56.02 / 48.39");
+  if (!strstr(md, want)) fprintf(stderr, "  wanted: %s\n", want);
+  expect(strstr(md, "| Houston 2013 | 8 | 2/2 |") && strstr(md, "| 61.93 |"), "report.md: Houston 8-shot row, paper 61.93");
+  double v[16];
+  expect(csv_row(t1, "houston2013,Houston 2013,2,2,2,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) &&
+             near(v[2], 52.15) && near(v[3], 100 * m[1]) && near(v[4], 100 * sd[1]) && near(v[6], 100 * m[2]) &&
+             near(v[7], 100 * sd[2]) && near(v[8], 48.39),
+         "table1.csv: Houston 2-shot numbers");
+  /* synth-tiny, 8 shots: one run missing, no paper figures */
+  mean_std(oa_of, 1, 1, first, 1, &m[0], &sd[0]);
+  snprintf(want, sizeof want, "| synth-tiny | 8 | 1/2 | %.2f \xc2\xb1 0.00 | - |", 100 * m[0]);
+  expect(strstr(md, want) != NULL, "report.md: synth-tiny 8-shot row, 1 of 2 runs, paper \"-\"");
+  expect(csv_row(t1, "synth-tiny,synth-tiny,8,1,2,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 0) && isnan(v[2]),
+         "table1.csv: synth-tiny 8 shots, empty paper field");
+  expect(strstr(md, "synth-tiny, 8 shots, run 1: missing") != NULL, "missing run listed");
+  expect(strstr(md, "MRNet (abnormal), 8 shots, run 1: unreadable") != NULL, "corrupt result listed as unreadable");
+  expect(strstr(md, "- trento: scene file data/trento.h5 is absent\n") != NULL, "skipped reason in report.md");
+  expect(!strstr(t1, "trento") && !strstr(t1, "mrnet") && !strstr(t1, "notext"),
+         "Table 1 holds neither the skipped, the binary nor the study entries");
+
+  /* per-class: Houston 2 shots class 1 over both runs; class 3 only run 0 (NaN in run 1) */
+  char *pc = slurp("%s/report/%s", "per_class_houston2013.csv");
+  double c1 = (class_acc(0, 0, 0, 0) + class_acc(0, 0, 1, 0)) / 2, c1sd = fabs(class_acc(0, 0, 0, 0) - c1);
+  expect(pc && csv_row(pc, "Healthy grass,", v, 4) == 4 && near(v[0], 100 * c1) && near(v[1], 100 * c1sd),
+         "per_class_houston2013.csv: class 1, 2 shots");
+  expect(pc && csv_row(pc, "Water,", v, 4) == 4 && near(v[0], 100 * class_acc(0, 0, 0, 2)) && near(v[1], 0),
+         "per-class NaN runs left out of the mean");
+  expect(strstr(md, "| 2 Road \\| main |") != NULL, "a '|' in a class name escaped in Markdown");
+  free(pc);
+
+  /* binary and studies */
+  char *bin = slurp("%s/report/%s", "binary.csv"), *stu = slurp("%s/report/%s", "studies.csv");
+  double acc_m = (0.70 + 0.01 * 0 + 0.70 + 0.02 + 0.01 * 0) / 2;
+  expect(bin && csv_row(bin, "mrnet,MRNet (abnormal),2,2,2,", v, 12) == 12 && near(v[0], acc_m) && near(v[1], 0.01) &&
+             near(v[2], 0.763) && near(v[5], 0.787) && near(v[8], 0.750) && near(v[11], 0.756),
+         "binary.csv: MRNet accuracy mean/std and the paper's 0.763/0.787/0.750/0.756");
+  expect(strstr(md, "| MRNet (abnormal) | 8 | 1/2 |") != NULL, "report.md: MRNet 8 shots with 1 of 2 runs");
+  mean_std(oa_of, 4, 0, both, 2, &m[0], &sd[0]);
+  expect(stu && csv_row(stu, "ablation: without text,houston2013_notext,houston2013_notext,2,2,2,", v, 7) == 7 &&
+             near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) && near(v[2], 89.35),
+         "studies.csv: the ablation row with the paper's 89.35");
+  free(bin);
+  free(stu);
+
+  /* report.json */
+  const char *hj = strstr(json, "\"name\": \"houston2013\"");
+  double jm = NAN;
+  mean_std(oa_of, 0, 0, both, 2, &m[0], &sd[0]);
+  expect(hj && sscanf(strstr(hj, "\"oa\": {\"mean\": "), "\"oa\": {\"mean\": %lf", &jm) == 1 && near(jm, m[0]),
+         "report.json: Houston 2-shot OA mean (a fraction)");
+  expect(strstr(json, "\"skipped\": true, \"skip_reason\": \"scene file data/trento.h5 is absent\"") != NULL,
+         "report.json: the skipped entry");
+  expect(strstr(json, "\"paper\": {\"oa\": 0.5215, \"aa\": 0.5602, \"kappa\": 0.4839}") != NULL, "report.json: paper figures");
+  expect(count(json, "{") == count(json, "}") && count(json, "[") == count(json, "]"), "report.json: brackets balanced");
+
+  /* figures */
+  snprintf(path, sizeof path, "%s/report/maps/houston2013_shots2_errors.png", bench);
+  expect(access(path, F_OK) == 0, "error map PNG");
+  snprintf(path, sizeof path, "%s/report/curves/houston2013_pretrain_loss.svg", bench);
+  expect(access(path, F_OK) == 0, "pretraining curve SVG");
+  expect(strstr(md, "![Houston 2013, 2 shots: prediction](maps/houston2013_shots2_prediction.png)") != NULL,
+         "report.md links the maps");
+  expect(count(html, "src=\"data:image/png;base64,iVBORw0KGgo") == 6, "report.html embeds the 6 maps as PNG data");
+  expect(count(html, "<svg") >= 1 + 2 * 4 && !strstr(html, "src=\"maps/") && !strstr(html, ".svg\""),
+         "report.html inlines the SVG curves, links no image file");
+  expect(strstr(html, "<li>trento: scene file data/trento.h5 is absent</li>") != NULL, "report.html: the skipped reason");
+  expect(strstr(html, "<td>52.15</td>") != NULL && strstr(html, "Road | main") != NULL, "report.html: paper column, text");
+  expect(strstr(md, "| pretrain houston2013 | 123.5 |") != NULL, "timings");
+  expect(strstr(md, "| git commit | abc1234 |") && strstr(md, "| Houston 2013 | sha256:feed |"), "provenance");
+
+  printf("regenerated from the folder alone\n");
+  static struct dc_report_spec scanned;
+  char out[256];
+  snprintf(out, sizeof out, "%s/report2", bench);
+  expect(dc_report_scan(bench, out, &scanned) == DC_OK, "dc_report_scan");
+  expect(scanned.n_datasets == 5 && scanned.n_shots == 2 && scanned.shots[1] == 8 && scanned.n_runs == 2 &&
+             scanned.ranks == 2 && strcmp(scanned.git_commit, "abc1234") == 0 && scanned.n_timings == 1,
+         "entries, shots, runs and provenance from bench_info.txt");
+  int ti = -1;
+  for (int i = 0; i < scanned.n_datasets; i++)
+    if (strcmp(scanned.datasets[i].name, "trento") == 0) ti = i;
+  expect(ti >= 0 && scanned.datasets[ti].skipped &&
+             strcmp(scanned.datasets[ti].skip_reason, "scene file data/trento.h5 is absent") == 0,
+         "skip reason from skipped.txt");
+  expect(dc_report_write(&scanned) == DC_OK, "write the regenerated report");
+  char *t1b = slurp("%s/report2/%s", "table1.csv");
+  expect(t1b && strcmp(t1, t1b) == 0, "same Table 1");
+  free(t1b);
+  snprintf(path, sizeof path, "%s/bench_info.txt", bench);
+  remove(path);
+  expect(dc_report_scan(bench, out, &scanned) == DC_OK && scanned.n_datasets == 5 && scanned.n_runs == 2 &&
+             scanned.n_shots == 2, "scan without bench_info.txt: folders only");
+
+  printf("replacing and refusing\n");
+  expect(dc_report_write(&spec) == DC_OK, "an earlier report is replaced");
+  snprintf(path, sizeof path, "%s/precious", bench);
+  mkdirs("%s/precious", bench);
+  snprintf(path, sizeof path, "%s/precious/keep.txt", bench);
+  write_file(path, "keep me\n");
+  snprintf(spec.report_dir, sizeof spec.report_dir, "%s/precious", bench);
+  expect(dc_report_write(&spec) == DC_ERR_ARG && access(path, F_OK) == 0, "a folder that is not a report is left alone");
+  spec.report_dir[0] = '\0';
+  spec.n_runs = 0;
+  expect(dc_report_write(&spec) == DC_ERR_ARG, "no runs refused");
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "ls %s | grep -c -E '\\.(tmp|old)\\.' >/dev/null", bench);
+  expect(system(cmd) != 0, "no temporary folder left");
+
+  free(md);
+  free(json);
+  free(html);
+  free(t1);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", bench);
+  if (failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", bench);
+  if (failures) fprintf(stderr, "%d failure(s); the bench folder is kept: %s\n", failures, bench);
+  return failures ? 1 : 0;
+}
