@@ -28,7 +28,7 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	$(MPIRUN) $(BUILD_DIR)/diffclip run
+	$(MPIRUN) $(BUILD_DIR)/diffclip bench --config configs/experiments/demo.cfg
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure

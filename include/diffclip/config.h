@@ -94,7 +94,7 @@ struct dc_config {
     bool log_all_ranks;
   } run;
   struct dc_config_data {
-    char name[DC_CONFIG_STR];
+    char name[DC_CONFIG_STR], study[DC_CONFIG_STR], paper[DC_CONFIG_STR];
     char scene[DC_CONFIG_STR], manifest[DC_CONFIG_STR], raw_dir[DC_CONFIG_STR]; /* paths */
     enum dc_data_synthetic synthetic;
     int synthetic_seed, classes;

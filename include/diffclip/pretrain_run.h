@@ -24,6 +24,11 @@
 
 enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *cfg, int *exit_code);
 
+/* The identity of a pretraining run: the SHA-256 of its configuration with the keys that
+ * only say how it is operated (max_steps, wall time, logging, checkpointing, paths, ...)
+ * and the other stages' keys reset, so equal identities compute the same model. */
+enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]);
+
 /* Signal flags (async-signal-safe handlers set them; the loop reads and clears them). */
 void dc_signals_install(void);
 /* *checkpoint: SIGUSR1 seen; *stop: SIGTERM or SIGUSR2 seen. Clears what it reports. */

@@ -14,7 +14,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-    {"run", dc_cmd_run, "the built-in demo: synthetic pretraining, fine-tuning and evaluation"},
+    {"run", dc_cmd_run, "pretrain, fine-tune and evaluate one configuration in one job"},
     {"bench-speed", dc_cmd_bench_speed, "time training and inference steps at the paper's sizes"},
     {"synth", dc_cmd_synth, "write a deterministic synthetic scene (presets tiny, demo, trento-like)"},
     {"info", dc_cmd_info, "summarise a scene file: grid, modalities, classes, provenance"},
@@ -23,6 +23,7 @@ static const struct verb verbs[] = {
     {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
     {"finetune", dc_cmd_finetune, "few-shot contrastive fine-tuning and evaluation, per run (label draw)"},
     {"evaluate", dc_cmd_evaluate, "evaluate fine-tuned checkpoints: metrics and the whole-scene map"},
+    {"bench", dc_cmd_bench, "every dataset x shot setting x run, then the report (report.md, .html, .json, maps, curves)"},
     {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
 };
 

@@ -59,6 +59,8 @@ static const struct dc_config_key schema[] = {
 
     /* ---- data: the scene and how patches and the corpus are drawn from it ---- */
     STR("data.name", data.name, "", "dataset name used in reports (houston2013, trento, muufl, mrnet, or your own)"),
+    STR("data.study", data.study, "", "label of a study row in the report (an ablation, a sweep value, a prompt); empty = a main result"),
+    STR("data.paper", data.paper, "", "the paper's dataset whose figures go beside this entry's in the report; empty = data.name"),
     PATH("data.scene", data.scene, "", "canonical scene file (HDF5) written by `diffclip prepare` or `diffclip synth`"),
     PATH("data.manifest", data.manifest, "", "dataset manifest (data_manifests/*.cfg) used by `diffclip prepare`"),
     PATH("data.raw_dir", data.raw_dir, "", "folder of the raw dataset files that the manifest names"),

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "diffclip/checkpoint.h"
+#include "diffclip/fsutil.h"
 #include "diffclip/metrics.h"
 #include "diffclip/patch.h"
 #include "diffclip/prompts.h"
@@ -41,12 +42,6 @@ struct ft {
   double finetune_s, evaluate_s;
   const char *from_ckpt; /* evaluate a fine-tuned checkpoint instead of training */
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static enum dc_status make_prompts(struct ft *f) {
   const struct dc_config_finetune *fc = &f->cfg->finetune;
@@ -329,18 +324,6 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const int 
   return DC_OK;
 }
 
-static int mkdir_p(const char *path) {
-  char buf[2048];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0775) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(buf, 0775) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* The fine-tuned model with its vocabulary, written collectively from the eval models. */
 static enum dc_status save_model(struct ft *f, const char *dir) {
   char ckdir[2100], **table = NULL;
@@ -397,7 +380,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning buffers");
   DC_TRY(dc_dist_agree(d, make_model(f, &f->eval, EB)));
   enum dc_status st = DC_OK;
-  double t0 = now_s();
+  double t0 = dc_now_s();
   if (d->rank == 0) {
     dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test pixels; loss %s",
            f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
@@ -415,7 +398,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     }
   }
   DC_TRY(dc_dist_agree(d, st));
-  f->finetune_s = now_s() - t0;
+  f->finetune_s = dc_now_s() - t0;
   /* the chosen weights to every rank's evaluation model */
   struct dc_clip *e = f->eval;
   const struct dc_backend *be = e->params.be;
@@ -430,7 +413,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   be->upload(e->buffers.params, host + e->params.n_total, e->buffers.n_total * sizeof *host);
   free(host);
   /* evaluation: the test pixels, then every pixel for the map */
-  t0 = now_s();
+  t0 = dc_now_s();
   size_t npix = (size_t)s->height * s->width;
   int *test_pred = malloc(((size_t)f->split.n_test + 1) * sizeof(int)), *map_pred = NULL, *all = NULL;
   DC_CHECK_ALLOC(test_pred);
@@ -442,8 +425,8 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     for (size_t i = 0; i < npix; i++) all[i] = (int)i;
     DC_TRY(predict_sharded(f, all, (int)npix, map_pred));
   }
-  f->evaluate_s = now_s() - t0;
-  if (d->rank == 0 && mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+  f->evaluate_s = dc_now_s() - t0;
+  if (d->rank == 0 && dc_mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
   DC_TRY(dc_dist_agree(d, st));
   if (!f->from_ckpt) DC_TRY(save_model(f, dir));
   if (d->rank == 0) {

@@ -12,6 +12,7 @@
 
 #include "diffclip/checkpoint.h"
 #include "diffclip/data_source.h"
+#include "diffclip/fsutil.h"
 #include "diffclip/patch.h"
 #include "diffclip/rng.h"
 #include "diffclip/schedule.h"
@@ -43,24 +44,6 @@ struct run {
   int local_order, band_lo, band_hi; /* pretrain.data_order = "local": this rank's rows */
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int mkdir_p(const char *path) {
-  char buf[2048];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0775) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(buf, 0775) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* The keys that say how a run is operated, not what it computes: they may change between
  * a run and its resumption (e.g. a longer max_steps, a wall-time limit for the next slot). */
 static const char *const operational_keys[] = {
@@ -71,7 +54,7 @@ static const char *const other_stages[] = {"finetune.", "bench."};
 
 /* The run's identity: its SHA-256 with the operational keys and the other stages' keys at
  * their defaults, so a resumed run is recognised as the same experiment. */
-static enum dc_status identity_hash(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
+enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
   struct dc_config id = *c;
   int n;
   const struct dc_config_key *keys = dc_config_schema(&n);
@@ -95,11 +78,11 @@ static enum dc_status prepare_dir(struct run *r) {
   const struct dc_config *c = r->cfg;
   snprintf(r->dir, sizeof r->dir, "%s/%s", c->run.out_dir, c->run.name);
   snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/ckpt", r->dir);
-  DC_TRY(identity_hash(c, r->cfg_hash));
+  DC_TRY(dc_pretrain_identity(c, r->cfg_hash));
   r->cfg_text = dc_config_text(c);
   DC_CHECK_ALLOC(r->cfg_text);
   if (r->d->rank != 0) return DC_OK;
-  if (mkdir_p(r->ckpt_dir) != 0) return DC_ERROR(DC_ERR_IO, "cannot create run folder %s: %s", r->ckpt_dir, strerror(errno));
+  if (dc_mkdir_p(r->ckpt_dir) != 0) return DC_ERROR(DC_ERR_IO, "cannot create run folder %s: %s", r->ckpt_dir, strerror(errno));
   char path[1200], old[DC_SHA256_HEX] = "";
   snprintf(path, sizeof path, "%s/config.sha256", r->dir);
   FILE *f = fopen(path, "r");
@@ -297,7 +280,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
   const struct dc_config_pretrain *pc = &r->cfg->pretrain;
   const struct dc_backend *be = r->p->params.be;
   int M = r->scene.n_modalities, bad_run = 0, rollbacks = 0;
-  double t_start = now_s(), t_mark = t_start, ckpt_cost = 0;
+  double t_start = dc_now_s(), t_mark = t_start, ckpt_cost = 0;
   long mark_step = r->st.step;
   *exit_code = 0;
   dc_log(DC_LOG_INFO, "pretraining %s: %ld patch centres, %ld steps of %d (%d per rank x %d), %zu parameters",
@@ -348,7 +331,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     /* signals and the wall-time limit, agreed by all ranks */
     int flags[2], sig_ckpt, sig_stop;
     dc_signals_take(&sig_ckpt, &sig_stop);
-    double t = now_s(), per_step = (t - t_mark) / (double)(r->st.step - mark_step);
+    double t = dc_now_s(), per_step = (t - t_mark) / (double)(r->st.step - mark_step);
     int out_of_time = pc->max_wall_s > 0 && t - t_start + 2 * per_step + 2 * ckpt_cost + 5 > pc->max_wall_s;
     flags[0] = sig_ckpt;
     flags[1] = sig_stop || out_of_time;
@@ -358,9 +341,9 @@ static enum dc_status loop(struct run *r, int *exit_code) {
       progress(r, step, terms, gnorm, lr, r->G / per_step, per_step * (double)(r->total_steps - done));
     int periodic = pc->checkpoint_every > 0 && done % pc->checkpoint_every == 0;
     if (periodic || flags[0] || flags[1] || done == r->total_steps) {
-      double t0 = now_s();
+      double t0 = dc_now_s();
       DC_TRY(save(r));
-      ckpt_cost = now_s() - t0;
+      ckpt_cost = dc_now_s() - t0;
     }
     if (flags[1] && done < r->total_steps) {
       dc_log(DC_LOG_INFO, "stopping at step %ld (%s): resubmit the same command to continue (exit code %d)", done,
@@ -370,7 +353,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     }
   }
   dc_log(DC_LOG_INFO, "pretraining finished: %ld steps in %.1f s; final checkpoint %s", r->total_steps,
-         now_s() - t_start, r->last_ckpt);
+         dc_now_s() - t_start, r->last_ckpt);
   return DC_OK;
 }
 

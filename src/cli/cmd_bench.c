@@ -1,0 +1,38 @@
+/* `diffclip bench`: the multi-dataset benchmark and its report (see bench_run.h). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "cli/config_opts.h"
+#include "diffclip/bench_run.h"
+
+static void bench_usage(FILE *f) {
+  fprintf(f,
+          "usage: [mpirun -np N | srun] diffclip bench --config FILE [--set KEY=VALUE ...]\n"
+          "Runs every entry of bench.datasets (configuration files applied on top of FILE) for every\n"
+          "shot setting of bench.shots and runs 0..bench.runs-1: pretraining, fine-tuning, evaluation;\n"
+          "then writes the report to <bench.out_dir>/report (report.md, report.html, report.json, CSV,\n"
+          "PNG maps, SVG curves). Entries whose data are missing are reported as skipped. A rerun\n"
+          "reuses every finished piece.\n\n" DC_CLI_CONFIG_HELP
+          "  --help               this text\n\n"
+          "exit codes: 0 done, 1 error, 2 usage, 85 a pretraining stopped early (rerun to continue).\n");
+}
+
+int dc_cmd_bench(struct dc_dist *d, int argc, char **argv) {
+  static const struct option longopts[] = {DC_CLI_CONFIG_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  struct dc_cli_config co;
+  dc_cli_config_init(&co);
+  int ch;
+  while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    int r = dc_cli_config_option(&co, "bench", ch, optarg);
+    if (r > 0) continue;
+    if (d->rank == 0) bench_usage(ch == 'h' && r == 0 ? stdout : stderr);
+    return ch == 'h' && r == 0 ? DC_EXIT_OK : DC_EXIT_USAGE;
+  }
+  if (optind != argc) {
+    if (d->rank == 0) bench_usage(stderr);
+    return DC_EXIT_USAGE;
+  }
+  int code = DC_EXIT_ERROR;
+  if (dc_bench_run(d, co.file, co.sets, co.n_sets, &code) != DC_OK) return DC_EXIT_ERROR;
+  return code;
+}

@@ -1,0 +1,226 @@
+/* `diffclip bench` (see bench_run.h). */
+#include "diffclip/bench_run.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diffclip/data_source.h"
+#include "diffclip/fsutil.h"
+#include "diffclip/finetune_run.h"
+#include "diffclip/pretrain_run.h"
+#include "diffclip/report.h"
+#include "diffclip/result.h"
+
+#define DC_BENCH_MAX_RUNS 64 /* pretraining runs per entry with bench.pretrain = "per_run" */
+
+/* A folder name from an entry's data.name or its file name: letters, digits, . _ - only. */
+static void entry_name(const struct dc_config *c, const char *file, char *out, size_t cap) {
+  const char *src = c->data.name[0] ? c->data.name : file;
+  if (!c->data.name[0]) {
+    const char *slash = strrchr(file, '/');
+    src = slash ? slash + 1 : file;
+  }
+  size_t n = 0;
+  for (const char *p = src; *p && n + 1 < cap && strcmp(p, ".cfg") != 0; p++)
+    out[n++] = (isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-') ? *p : '_';
+  out[n] = '\0';
+  if (c->data.study[0]) { /* a study row gets its own folder */
+    snprintf(out + n, cap - n, "__");
+    n = strlen(out);
+    for (const char *p = c->data.study; *p && n + 1 < cap; p++)
+      out[n++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '_';
+    out[n] = '\0';
+  }
+}
+
+static void host_description(char *out, size_t cap, int ranks) {
+  char model[160] = "unknown CPU", line[256];
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "model name", 10) == 0) {
+      char *colon = strchr(line, ':');
+      if (colon) snprintf(model, sizeof model, "%s", colon + 2);
+      model[strcspn(model, "\n")] = '\0';
+      break;
+    }
+  if (f) fclose(f);
+  char host[128] = "";
+  gethostname(host, sizeof host - 1);
+  snprintf(out, cap, "%s, %ld cores, host %s, %d MPI rank(s), CPU backend", model, sysconf(_SC_NPROCESSORS_ONLN), host,
+           ranks);
+}
+
+/* The reason an entry cannot run, or "" when it can. */
+static void skip_reason(const struct dc_config *c, char *why, size_t cap) {
+  why[0] = '\0';
+  if (c->data.synthetic != DC_DATA_SYNTHETIC_NONE) return;
+  if (!c->data.scene[0]) {
+    snprintf(why, cap, "no data.scene is configured");
+  } else if (access(c->data.scene, R_OK) != 0) {
+    snprintf(why, cap, "the scene file %.300s is not there (%s): prepare it with `diffclip prepare` (docs/data.md)",
+             c->data.scene, strerror(errno));
+  } else if (strcmp(c->data.name, "mrnet") == 0) {
+    snprintf(why, cap, "MRNet exam-level fine-tuning (three-plane volumes) is not part of this version; "
+                       "its exam store is prepared but not trained on");
+  }
+}
+
+static enum dc_status write_text_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(text, f) < 0 || fclose(f) != 0) return DC_ERROR(DC_ERR_IO, "cannot write %s", path);
+  return DC_OK;
+}
+
+/* Pretraining runs live in <bench>/pretrain/<identity>, shared by every entry whose
+ * pretraining is the same (an ablation of the fine-tuning, a prompt variant, ...); the
+ * entry's folder links to it as pretrain (per_run: pretrain_<r>). */
+static enum dc_status shared_pretraining(const struct dc_dist *d, struct dc_config *pc, const char *dir,
+                                         const char *link_name, int *exit_code) {
+  char hex[DC_SHA256_HEX], link[1400], target[400];
+  DC_TRY(dc_pretrain_identity(pc, hex));
+  snprintf(pc->run.out_dir, sizeof pc->run.out_dir, "%.500s/pretrain", pc->bench.out_dir);
+  snprintf(pc->run.name, sizeof pc->run.name, "%.16s", hex);
+  DC_TRY(dc_pretrain_run(d, pc, exit_code));
+  if (d->rank == 0) {
+    snprintf(link, sizeof link, "%s/%s", dir, link_name);
+    snprintf(target, sizeof target, "../pretrain/%.16s", hex); /* relative: the bench folder can move */
+    unlink(link);
+    if (dc_mkdir_p(dir) != 0 || symlink(target, link) != 0)
+      dc_log(DC_LOG_WARN, "cannot link %s to %s: %s", link, target, strerror(errno));
+  }
+  return DC_OK;
+}
+
+/* One entry: pretraining (shared and reused when done), then every shot setting and run. */
+static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, const char *dir,
+                                struct dc_report_spec *spec, int *exit_code) {
+  const struct dc_config_bench *b = &c->bench;
+  char label[200], set[2300], pretrained[DC_BENCH_MAX_RUNS][2100];
+  double t0 = dc_now_s();
+  int per_run = b->pretrain == DC_BENCH_PRETRAIN_PER_RUN, n_pre = per_run ? b->runs : 1;
+  if (n_pre > DC_BENCH_MAX_RUNS) return DC_ERROR(DC_ERR_ARG, "bench.runs = %d with per-run pretraining: at most %d",
+                                                 b->runs, DC_BENCH_MAX_RUNS);
+  for (int r = 0; r < n_pre; r++) {
+    pretrained[r][0] = '\0';
+    if (c->finetune.init == DC_FINETUNE_INIT_SCRATCH) continue; /* the no-pretraining ablation */
+    struct dc_config pc = *c;
+    char link_name[32];
+    snprintf(link_name, sizeof link_name, per_run ? "pretrain_%d" : "pretrain", r);
+    if (per_run) pc.run.seed = c->run.seed + r;
+    DC_TRY(shared_pretraining(d, &pc, dir, link_name, exit_code));
+    if (*exit_code != 0) return DC_OK; /* stopped early (85) or diverged (86): the caller reports it */
+    DC_TRY(dc_finetune_find_pretrained(d, &pc, pretrained[r], sizeof pretrained[r]));
+  }
+  snprintf(label, sizeof label, "pretrain %.80s", spec->datasets[spec->n_datasets - 1].name);
+  dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
+  struct dc_scene scene;
+  DC_TRY(dc_scene_from_config(d, c, &scene));
+  t0 = dc_now_s();
+  enum dc_status st = DC_OK;
+  for (int i = 0; i < b->shots.n && st == DC_OK; i++)
+    for (int r = 0; r < b->runs && st == DC_OK; r++) {
+      struct dc_config fc = *c;
+      fc.finetune.shots = b->shots.v[i];
+      snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
+      char result[2400];
+      snprintf(result, sizeof result, "%s/result.h5", set);
+      struct dc_result old;
+      int done = 0;
+      if (d->rank == 0) { /* a finished run is kept: the bench resumes */
+        memset(&old, 0, sizeof old);
+        done = access(result, R_OK) == 0 && dc_result_read(result, &old) == DC_OK;
+        if (done) dc_result_free(&old);
+      }
+      MPI_Bcast(&done, 1, MPI_INT, 0, d->comm);
+      if (done) continue;
+      st = dc_finetune_one(d, &fc, &scene, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, NULL);
+    }
+  snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
+  dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
+  dc_scene_free(&scene);
+  return st;
+}
+
+enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, const char *const *sets, int n_sets,
+                            int *exit_code) {
+  struct dc_config base;
+  *exit_code = 1;
+  DC_TRY(dc_dist_agree(d, dc_config_load(&base, config_file, sets, n_sets, NULL)));
+  const struct dc_config_bench *b = &base.bench;
+  if (b->datasets.n == 0)
+    return DC_ERROR(DC_ERR_ARG, "%s: bench.datasets is empty: list the dataset configuration files to run",
+                    config_file ? config_file : "(defaults)");
+  struct dc_report_spec *spec = calloc(1, sizeof *spec);
+  DC_CHECK_ALLOC(spec);
+  dc_report_spec_init(spec);
+  snprintf(spec->bench_dir, sizeof spec->bench_dir, "%s", b->out_dir);
+  snprintf(spec->report_dir, sizeof spec->report_dir, "%s/report", b->out_dir);
+  snprintf(spec->title, sizeof spec->title, "DiffCLIP benchmark: %.120s", base.run.name);
+  spec->n_shots = b->shots.n;
+  memcpy(spec->shots, b->shots.v, (size_t)b->shots.n * sizeof(int));
+  spec->n_runs = b->runs;
+  spec->ranks = d->size;
+  snprintf(spec->git_commit, sizeof spec->git_commit, "%s", DIFFCLIP_GIT_COMMIT);
+  DC_TRY(dc_config_sha256(&base, spec->config_sha256));
+  host_description(spec->hardware, sizeof spec->hardware, d->size);
+  if (d->rank == 0 && dc_mkdir_p(b->out_dir) != 0)
+    dc_log(DC_LOG_WARN, "cannot create %s: %s", b->out_dir, strerror(errno));
+  double t_all = dc_now_s();
+  enum dc_status st = DC_OK;
+  *exit_code = 0;
+  for (int i = 0; i < b->datasets.n && st == DC_OK && *exit_code == 0; i++) {
+    struct dc_config c = base;
+    const char *file = b->datasets.v[i];
+    st = dc_dist_agree(d, dc_config_apply_file(&c, file, NULL));
+    if (st == DC_OK) st = dc_dist_agree(d, dc_config_check(&c, NULL));
+    for (int k = 0; k < n_sets && st == DC_OK; k++) st = dc_config_apply_set(&c, sets[k], NULL); /* --set wins */
+    if (st != DC_OK) break;
+    c.bench = base.bench; /* an entry cannot redefine the bench itself */
+    char name[64], dir[1200], why[600];
+    entry_name(&c, file, name, sizeof name);
+    struct dc_report_dataset *e = dc_report_spec_add_dataset(spec, name);
+    if (!e) {
+      st = DC_ERR_ARG;
+      break;
+    }
+    snprintf(e->display, sizeof e->display, "%.63s", c.data.name[0] ? c.data.name : name);
+    snprintf(e->paper_key, sizeof e->paper_key, "%.63s", c.data.paper[0] ? c.data.paper : c.data.name);
+    snprintf(e->study, sizeof e->study, "%.127s", c.data.study);
+    snprintf(dir, sizeof dir, "%s/%s", b->out_dir, name);
+    skip_reason(&c, why, sizeof why);
+    if (why[0]) {
+      e->skipped = 1;
+      snprintf(e->skip_reason, sizeof e->skip_reason, "%s", why);
+      dc_log(DC_LOG_WARN, "bench: skipping %s: %s", name, why);
+      if (d->rank == 0 && dc_mkdir_p(dir) == 0) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/skipped.txt", dir);
+        write_text_file(path, why);
+      }
+      continue;
+    }
+    if (c.data.synthetic != DC_DATA_SYNTHETIC_NONE)
+      snprintf(e->checksum, sizeof e->checksum, "synthetic preset, seed %d", c.data.synthetic_seed);
+    else if (d->rank == 0) {
+      char hex[DC_SHA256_HEX];
+      if (dc_sha256_file(c.data.scene, hex) == DC_OK) snprintf(e->checksum, sizeof e->checksum, "sha256 %s", hex);
+    }
+    dc_log(DC_LOG_INFO, "bench: %s (%d of %d)", name, i + 1, b->datasets.n);
+    st = dc_dist_agree(d, run_entry(d, &c, dir, spec, exit_code));
+  }
+  dc_report_spec_add_timing(spec, "bench total", dc_now_s() - t_all);
+  if (st == DC_OK && *exit_code == 0 && d->rank == 0) {
+    st = dc_report_write(spec);
+    if (st == DC_OK) dc_log(DC_LOG_INFO, "report: %s/report.html", spec->report_dir);
+  }
+  free(spec);
+  st = dc_dist_agree(d, st);
+  if (st != DC_OK) *exit_code = 1;
+  return st;
+}
