@@ -20,6 +20,7 @@ int dc_cmd_verify(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_finetune(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_evaluate(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_bench(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_report(struct dc_dist *d, int argc, char **argv);
 
 /* Parses a positive int option value; prints a usage error naming the option. */
 int dc_cli_parse_int(const char *verb, const char *option, const char *text, int min, int *out);

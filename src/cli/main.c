@@ -24,6 +24,7 @@ static const struct verb verbs[] = {
     {"finetune", dc_cmd_finetune, "few-shot contrastive fine-tuning and evaluation, per run (label draw)"},
     {"evaluate", dc_cmd_evaluate, "evaluate fine-tuned checkpoints: metrics and the whole-scene map"},
     {"bench", dc_cmd_bench, "every dataset x shot setting x run, then the report (report.md, .html, .json, maps, curves)"},
+    {"report", dc_cmd_report, "remake the benchmark report from a bench folder (rank 0)"},
     {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
 };
 
