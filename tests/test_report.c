@@ -312,7 +312,7 @@ int main(void) {
   free(html);
   free(t1);
   snprintf(cmd, sizeof cmd, "rm -rf %s", bench);
-  if (failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", bench);
+  if (failures == 0 && !getenv("DIFFCLIP_KEEP_TEST_DIR") && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", bench);
   if (failures) fprintf(stderr, "%d failure(s); the bench folder is kept: %s\n", failures, bench);
   return failures ? 1 : 0;
 }
