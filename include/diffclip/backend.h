@@ -1,11 +1,14 @@
 /* The compute backend: a table of memory functions and of the ops in diffclip/ops.h.
  * Model and training code call ops only through this table; the backend is chosen at
  * start-up (CPU always; CUDA when built and a GPU is present). Pointers passed to ops are
- * backend memory (host memory for the CPU backend). */
+ * backend memory (host memory for the CPU backend, GPU memory for CUDA), except where
+ * ops.h says host (the BatchNorm sums). Ops run in order on the backend's one stream;
+ * download and the scalar results (dot) wait for the work before them. */
 #ifndef DIFFCLIP_BACKEND_H
 #define DIFFCLIP_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diffclip/ops.h"
 #include "diffclip/status.h"
@@ -21,12 +24,31 @@ struct dc_backend {
   void (*copy)(void *dst, const void *src, size_t bytes);
   void (*zero)(void *p, size_t bytes);
   void (*synchronize)(void);
+  /* Ops return nothing, so a backend whose calls can fail (CUDA) keeps the first failure;
+   * this returns it and clears it (DC_OK when none; the CPU backend never fails). */
+  enum dc_status (*error)(void);
+  /* Philox fills of backend memory, element e = first + i equal to diffclip/rng.h's
+   * dc_rng_uniform / dc_rng_normal (seed, stream, e / 4, e % 4) on every backend. */
+  void (*rng_uniform)(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
+  void (*rng_normal)(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
+  int device_memory; /* 1: pointers are GPU memory, host code must upload and download */
   DC_OPS(DC_BACKEND_MEMBER, float)
 };
 
 /* The CPU backend (OpenBLAS + OpenMP); always present. */
 const struct dc_backend *dc_backend_cpu(void);
-/* A backend by name ("cpu", "cuda", "auto"); DC_ERR_ARG when unknown or not built. */
+/* The CUDA backend: GEMMs in TF32 (exact = 0) or in float32 (exact = 1). DC_ERR_BACKEND
+ * with a message when this build has no CUDA or no GPU is visible. */
+enum dc_status dc_backend_cuda(int exact, const struct dc_backend **out);
+/* 1 when this build has CUDA and a GPU is visible (logs nothing; tests skip on 0). */
+int dc_backend_cuda_available(void);
+/* A backend by name: "cpu"; "cuda" (TF32 GEMMs) or "cuda-fp32" (float32-exact GEMMs),
+ * which fail with a message when not built or no GPU is visible; "auto" (or NULL): CUDA
+ * when built and a GPU is visible, else the CPU. DC_ERR_ARG for an unknown name. */
 enum dc_status dc_backend_get(const char *name, const struct dc_backend **out);
+/* The GPU the CUDA backend takes when it is first created is (local_rank % visible GPUs);
+ * dc_dist_init sets it from the rank's place on its node. Default 0. */
+void dc_backend_set_local_rank(int local_rank);
+int dc_backend_local_rank(void);
 
 #endif

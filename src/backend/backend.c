@@ -1,8 +1,12 @@
-/* Backend selection and the CPU backend's table. */
+/* Backend selection and the CPU backend's table. The CUDA backend's table lives in
+ * src/backend/cuda/ (or, in a build without CUDA, src/backend/nocuda/ says why there is
+ * none): CMake picks the file, so nothing here depends on how the program was built. */
 #include "diffclip/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "diffclip/rng.h"
 
 static void *cpu_alloc(size_t bytes) {
   /* 64-byte alignment for vector loads; calloc semantics (zero-filled). */
@@ -15,6 +19,7 @@ static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
 static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 static void cpu_synchronize(void) {}
+static enum dc_status cpu_error(void) { return DC_OK; }
 
 #define DC_CPU_ENTRY(ret, name, args) .name = dc_cpu_f32_##name,
 
@@ -27,15 +32,31 @@ static const struct dc_backend cpu_backend = {
     .copy = cpu_copy,
     .zero = cpu_zero,
     .synchronize = cpu_synchronize,
+    .error = cpu_error,
+    .rng_uniform = dc_rng_fill_uniform,
+    .rng_normal = dc_rng_fill_normal,
+    .device_memory = 0,
     DC_OPS(DC_CPU_ENTRY, float)};
 
 const struct dc_backend *dc_backend_cpu(void) { return &cpu_backend; }
 
+static int g_local_rank = 0;
+
+void dc_backend_set_local_rank(int local_rank) { g_local_rank = local_rank > 0 ? local_rank : 0; }
+int dc_backend_local_rank(void) { return g_local_rank; }
+
 enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
-  if (name == NULL || strcmp(name, "cpu") == 0 || strcmp(name, "auto") == 0) {
+  if (name == NULL || strcmp(name, "auto") == 0) {
+    /* CUDA when it is there; its absence is not an error here, so say nothing. */
+    if (dc_backend_cuda_available() && dc_backend_cuda(0, out) == DC_OK) return DC_OK;
     *out = &cpu_backend;
     return DC_OK;
   }
-  return DC_ERROR(DC_ERR_ARG, "backend '%s' is not available in this build (expected \"cpu\" or \"auto\")",
-                  name);
+  if (strcmp(name, "cpu") == 0) {
+    *out = &cpu_backend;
+    return DC_OK;
+  }
+  if (strcmp(name, "cuda") == 0) return dc_backend_cuda(0, out);
+  if (strcmp(name, "cuda-fp32") == 0) return dc_backend_cuda(1, out);
+  return DC_ERROR(DC_ERR_ARG, "unknown backend '%s' (expected \"auto\", \"cpu\", \"cuda\" or \"cuda-fp32\")", name);
 }

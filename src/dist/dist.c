@@ -1,7 +1,11 @@
 /* MPI context: init with thread support for OpenMP regions on the main thread, the
- * node-local rank (for choosing a GPU later), gradient averaging and agreed failure. */
+ * node-local rank (which picks the rank's GPU), gradient averaging (MPI on host memory;
+ * NCCL, or staging through the host, on GPU memory) and agreed failure. */
 #include "diffclip/dist.h"
 
+#include <stdlib.h>
+
+#include "dist/nccl/nccl.h"
 
 enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   int provided;
@@ -17,26 +21,52 @@ enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   DC_CHECK_MPI(MPI_Comm_size(node, &d->local_size));
   MPI_Comm_free(&node);
   dc_log_set_rank(d->size > 1 ? d->rank : -1, 0);
-  return DC_OK;
+  /* ranks of a node take GPUs local_rank % count when the CUDA backend starts */
+  dc_backend_set_local_rank(d->local_rank);
+  return dc_nccl_create(&d->nccl);
 }
 
 void dc_dist_finalize(struct dc_dist *d) {
+  dc_nccl_free(d->nccl);
+  d->nccl = NULL;
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
-  (void)d;
 }
 
-enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_backend *be, float *x, size_t n) {
-  if (d->size == 1) return DC_OK;
-  /* Host memory on the CPU backend; the CUDA backend brings its own (NCCL) path. */
+static enum dc_status allreduce_host(const struct dc_dist *d, float *x, size_t n) {
   for (size_t off = 0; off < n;) {
     int chunk = n - off > (size_t)1 << 30 ? 1 << 30 : (int)(n - off);
     DC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, x + off, chunk, MPI_FLOAT, MPI_SUM, d->comm));
     off += (size_t)chunk;
   }
-  be->scale_inplace(x, 1.0f / (float)d->size, n);
   return DC_OK;
+}
+
+enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_backend *be, float *x, size_t n) {
+  if (d->size == 1) return DC_OK;
+  if (!be->device_memory) {
+    DC_TRY(allreduce_host(d, x, n));
+    be->scale_inplace(x, 1.0f / (float)d->size, n);
+    return DC_OK;
+  }
+  int done = 0;
+  DC_TRY(dc_nccl_allreduce_mean(d, d->nccl, x, n, &done));
+  if (done) return DC_OK;
+  /* GPU memory without NCCL: through the host */
+  float *h = malloc((n ? n : 1) * sizeof *h);
+  DC_CHECK_ALLOC(h);
+  be->download(h, x, n * sizeof *h);
+  enum dc_status st = be->error();
+  if (st == DC_OK) st = allreduce_host(d, h, n);
+  if (st == DC_OK) {
+    float inv = 1.0f / (float)d->size;
+    for (size_t i = 0; i < n; i++) h[i] *= inv;
+    be->upload(x, h, n * sizeof *h);
+    st = be->error();
+  }
+  free(h);
+  return st;
 }
 
 enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local) {
