@@ -1,6 +1,7 @@
 /* Launch checks as pure functions of fake environments: which launcher started the
  * process, the launchers' local ranks against MPI's, the GPU count per node, the Slurm
- * allocation nobody launched into, and the device labels. */
+ * allocation nobody launched into, the launcher's process count against MPI's world, and
+ * the device labels. */
 #include <stdio.h>
 #include <string.h>
 
@@ -166,11 +167,45 @@ static void test_unlaunched(void) {
   EXPECT(dc_launch_unlaunched(&e, 1, msg, sizeof msg) == 0, "no Slurm: a lone process is fine");
 }
 
+static void test_world_size(void) {
+  char msg[512];
+  /* srun with an MPI plugin the library does not speak: 4 tasks, each a world of 1 */
+  char *srun[] = {"SLURM_JOB_ID=5", "SLURM_STEP_ID=0", "SLURM_STEP_NUM_TASKS=4", "SLURM_LOCALID=2", NULL};
+  struct dc_launch_env e = parse(srun);
+  EXPECT(e.announced_size == 4 && strcmp(e.size_source, "SLURM_STEP_NUM_TASKS") == 0, "srun's task count");
+  EXPECT(dc_launch_size_mismatch(&e, 1, msg, sizeof msg) == 1, "4 tasks, world of 1: refused");
+  EXPECT(strstr(msg, "SLURM_STEP_NUM_TASKS=4 processes were started but MPI sees a world of 1") &&
+             strstr(msg, "--mpi=pmi2"),
+         "message: '%s'", msg);
+  EXPECT(dc_launch_size_mismatch(&e, 4, msg, sizeof msg) == 0 && msg[0] == '\0', "4 tasks, world of 4");
+  /* Open MPI's mpirun: its own count wins over an enclosing srun step's */
+  char *ompi[] = {"SLURM_JOB_ID=5", "SLURM_STEP_ID=0", "SLURM_STEP_NUM_TASKS=1", "OMPI_COMM_WORLD_SIZE=8", NULL};
+  e = parse(ompi);
+  EXPECT(e.announced_size == 8 && dc_launch_size_mismatch(&e, 8, msg, sizeof msg) == 0, "mpirun -np 8 in a step");
+  EXPECT(dc_launch_size_mismatch(&e, 1, msg, sizeof msg) == 1, "mpirun -np 8, world of 1");
+  /* another MPI's launcher (Hydra): PMI_SIZE */
+  char *hydra[] = {"PMI_SIZE=2", "PMI_RANK=0", NULL};
+  e = parse(hydra);
+  EXPECT(e.announced_size == 2 && dc_launch_size_mismatch(&e, 1, msg, sizeof msg) == 1, "Hydra, world of 1");
+  /* the batch shell's own variables, nothing, or garbage: no claim */
+  char *batch[] = {"SLURM_JOB_ID=5", "SLURM_STEP_ID=4294967291", "SLURM_STEP_NUM_TASKS=1", "SLURM_NTASKS=8", NULL};
+  e = parse(batch);
+  EXPECT(e.announced_size == -1 && dc_launch_size_mismatch(&e, 1, msg, sizeof msg) == 0, "batch shell");
+  char *none[] = {NULL};
+  e = parse(none);
+  EXPECT(e.announced_size == -1 && !e.size_source && dc_launch_size_mismatch(&e, 3, msg, sizeof msg) == 0,
+         "no launcher");
+  char *bad[] = {"OMPI_COMM_WORLD_SIZE=lots", NULL};
+  e = parse(bad);
+  EXPECT(e.announced_size == -1 && dc_launch_size_mismatch(&e, 2, msg, sizeof msg) == 0, "unparsable size");
+}
+
 int main(void) {
   test_launchers();
   test_local_rank();
   test_gpus();
   test_unlaunched();
+  test_world_size();
   printf("test_launch: %d failure(s)\n", g_fails);
   return g_fails ? 1 : 0;
 }

@@ -51,6 +51,9 @@ struct dc_launch_env {
   int n_hints;              /* the local ranks the launchers announce (only those that apply) */
   struct dc_launch_hint hints[DC_LAUNCH_MAX_HINTS];
   const char *cuda_visible; /* CUDA_VISIBLE_DEVICES, NULL when unset */
+  long announced_size;      /* the process count the launcher started (OMPI_COMM_WORLD_SIZE, srun's
+                             * SLURM_STEP_NUM_TASKS or PMI_SIZE); -1 when none says */
+  const char *size_source;  /* the variable it came from */
 };
 
 void dc_launch_env_parse(struct dc_launch_env *e, char *const *envp);
@@ -62,6 +65,11 @@ int dc_launch_gpu_shortage(const struct dc_launch_env *e, int local_size, int n_
 /* 1 (and what to do, in msg) when a Slurm allocation is visible but neither srun nor an MPI
  * launcher started this process of a world_size-rank job. */
 int dc_launch_unlaunched(const struct dc_launch_env *e, int world_size, char *msg, size_t cap);
+/* 1 (and why, in msg) when the launcher started another number of processes than MPI's
+ * world holds: an MPI library that does not speak the launcher's protocol (srun --mpi
+ * plugin, another MPI's mpirun) makes each process a world of its own, and N copies of one
+ * run would write the same files. */
+int dc_launch_size_mismatch(const struct dc_launch_env *e, int world_size, char *msg, size_t cap);
 /* The device this rank drives: its node-local rank, or -1 for none (n_devices = 0). */
 int dc_launch_device(int local_rank, int n_devices);
 /* "cpu", "cuda:1", or "cuda:1 (CUDA_VISIBLE_DEVICES entry 5)" when that variable renames it. */
@@ -73,7 +81,8 @@ void dc_launch_env_snapshot(void);
 /* Every rank, once, after the configuration is loaded: reads the snapshot (or, without one,
  * this process's environment),
  * warns about a launcher/MPI disagreement or a missing launcher, refuses (DC_ERR_ARG on
- * every rank) more ranks on a node than n_devices GPUs, and rank 0 logs the rank -> host ->
+ * every rank) a world size other than the launcher's or more ranks on a node than
+ * n_devices GPUs, and rank 0 logs the rank -> host ->
  * device table. n_devices = 0 for the CPU backend. *device (may be NULL) gets the device
  * this rank drives, -1 for none. Collective over d->comm. */
 enum dc_status dc_dist_launch_checks(const struct dc_dist *d, int n_devices, int *device);

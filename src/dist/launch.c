@@ -15,7 +15,8 @@
  *                        script inherits the batch shell's SLURM_LOCALID=0);
  *   OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK   Open MPI's launcher (mpirun);
  *   PMI_SIZE, PMI_LOCAL_RANK   PMI launchers (MPICH's Hydra mpiexec, srun --mpi=pmi2);
- *   PMIX_RANK            any PMIx launcher (Open MPI 5's mpirun/prterun, srun --mpi=pmix). */
+ *   PMIX_RANK            any PMIx launcher (Open MPI 5's mpirun/prterun, srun --mpi=pmix);
+ *   SLURM_STEP_NUM_TASKS the task count of an srun step. */
 #include "diffclip/dist.h"
 
 #include <errno.h>
@@ -57,7 +58,7 @@ static int is_srun_step(const char *text) {
 /* The launch variables as they were before MPI_Init: "NAME=value" strings, NULL-ended. */
 static const char *const g_names[] = {"SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_LOCALID", "OMPI_COMM_WORLD_SIZE",
                                       "OMPI_COMM_WORLD_LOCAL_RANK", "PMI_SIZE", "PMI_LOCAL_RANK", "PMIX_RANK",
-                                      "CUDA_VISIBLE_DEVICES"};
+                                      "CUDA_VISIBLE_DEVICES", "SLURM_STEP_NUM_TASKS"};
 #define DC_N_NAMES (sizeof g_names / sizeof g_names[0])
 static char g_snapshot_text[DC_N_NAMES][512];
 static char *g_snapshot[DC_N_NAMES + 1];
@@ -95,6 +96,13 @@ void dc_launch_env_parse(struct dc_launch_env *e, char *const *envp) {
   add_hint(e, envp, "OMPI_COMM_WORLD_LOCAL_RANK");
   add_hint(e, envp, "PMI_LOCAL_RANK");
   e->cuda_visible = env_get(envp, "CUDA_VISIBLE_DEVICES");
+  /* the launcher that started this very process says how many it started */
+  e->size_source = ompi ? "OMPI_COMM_WORLD_SIZE"
+                   : e->srun_task ? "SLURM_STEP_NUM_TASKS"
+                   : env_get(envp, "PMI_SIZE") ? "PMI_SIZE"
+                   : NULL;
+  e->announced_size = e->size_source ? parse_count(env_get(envp, e->size_source)) : -1;
+  if (e->announced_size < 1) e->size_source = NULL, e->announced_size = -1;
 }
 
 int dc_launch_local_rank_mismatch(const struct dc_launch_env *e, int mpi_local_rank, char *msg, size_t cap) {
@@ -121,8 +129,9 @@ int dc_launch_gpu_shortage(const struct dc_launch_env *e, int local_size, int n_
   if (n_devices <= 0 || local_size <= n_devices) return 0;
   snprintf(msg, cap,
            "%d ranks share this node but only %d GPU%s visible%s%s%s: start one rank per GPU "
-           "(Slurm: --ntasks-per-node equal to --gpus-per-node, and srun --gpu-bind=none; mpirun: "
-           "-np or --map-by ppr:N:node with N at most the GPUs per node), or set run.backend = \"cpu\"",
+           "(Slurm: --ntasks-per-node equal to --gpus-per-node; mpirun: -np or --map-by ppr:N:node with N "
+           "at most the GPUs per node) and let every rank see all of its node's GPUs, as srun --gpu-bind=none "
+           "does (diffclip picks one by node-local rank), or set run.backend = \"cpu\"",
            local_size, n_devices, n_devices == 1 ? " is" : "s are", e->cuda_visible ? " (CUDA_VISIBLE_DEVICES=" : "",
            e->cuda_visible ? e->cuda_visible : "", e->cuda_visible ? ")" : "");
   return 1;
@@ -137,6 +146,18 @@ int dc_launch_unlaunched(const struct dc_launch_env *e, int world_size, char *ms
            "rank alone on one node whatever the allocation holds: start it with "
            "`srun --mpi=pmix diffclip ...` (see jobs/slurm/pretrain.sbatch)",
            e->slurm_job_id);
+  return 1;
+}
+
+int dc_launch_size_mismatch(const struct dc_launch_env *e, int world_size, char *msg, size_t cap) {
+  if (cap) msg[0] = '\0';
+  if (e->announced_size < 1 || e->announced_size == world_size) return 0;
+  snprintf(msg, cap,
+           "%s=%ld processes were started but MPI sees a world of %d: the MPI library does not speak the "
+           "launcher's protocol, so each process runs alone and they would all write the same files. "
+           "Under Slurm try srun --mpi=pmix or --mpi=pmi2 (srun --mpi=list), or start with the mpirun of the "
+           "MPI diffclip was built with",
+           e->size_source, e->announced_size, world_size);
   return 1;
 }
 
@@ -218,9 +239,13 @@ enum dc_status dc_dist_launch_checks(const struct dc_dist *d, int n_devices, int
   int dev = dc_launch_device(d->local_rank, n_devices);
   dc_launch_device_label(&e, dev, mine.device, sizeof mine.device);
 
-  /* ranks of one node see the same count; one message a node, then every rank agrees */
+  /* A world of its own (each of N copies is rank 0 of 1, so each says so). Ranks of one
+   * node see the same GPU count: one message a node. Then every rank agrees. */
   enum dc_status st = DC_OK;
-  if (dc_launch_gpu_shortage(&e, d->local_size, n_devices, msg, sizeof msg)) {
+  if (dc_launch_size_mismatch(&e, d->size, msg, sizeof msg)) {
+    DC_ERROR(DC_ERR_ARG, "%s", msg);
+    st = DC_ERR_ARG;
+  } else if (dc_launch_gpu_shortage(&e, d->local_size, n_devices, msg, sizeof msg)) {
     if (d->local_rank == 0) DC_ERROR(DC_ERR_ARG, "node %s: %s", mine.host, msg);
     st = DC_ERR_ARG;
   }
