@@ -18,7 +18,7 @@
 # ---- settings: edit here or set them in the environment ---------------------------------
 NP="${NP:-2}"                                   # MPI ranks (processes)
 THREADS="${THREADS:-auto}"                      # OpenMP threads per rank; auto = cores / NP (at least 1)
-CONFIG="${CONFIG:-configs/experiments/demo.cfg}"  # configuration file; empty: built-in defaults only
+CONFIG="${CONFIG-configs/experiments/demo.cfg}"   # configuration file; set but empty: built-in defaults only
 VERB="${VERB:-pretrain}"                        # the diffclip verb to run
 DIFFCLIP="${DIFFCLIP:-build/diffclip}"          # the program
 MPIRUN="${MPIRUN:-mpirun}"                      # Open MPI's mpirun (the one diffclip was built with)
@@ -79,8 +79,13 @@ trap 'say "checkpoint requested"; forward USR1' USR1
 restarts=0
 while :; do
   say "$(date '+%F %T') ${cmd[*]}"
-  "${cmd[@]}" &
+  # job control on for the launch only: mpirun gets a process group of its own, so Ctrl-C in
+  # the terminal reaches this script alone (whose trap asks for a clean stop) and not
+  # mpirun, which would kill the ranks; stdin from /dev/null, as it is not in the foreground
+  set -m
+  "${cmd[@]}" </dev/null &
   child=$!
+  set +m
   # wait returns early (status > 128) when a trapped signal arrives: then wait again, until
   # mpirun itself has ended, for its exit code (127: already collected, keep the last one)
   rc=0
