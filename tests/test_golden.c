@@ -5,7 +5,12 @@
  * BatchNorm running statistics after the step, the parameters after one Adam step.
  * Stage 2: image and text features, both logit matrices, the loss, every gradient and the
  * running statistics. Also the sin-cos tables, the timestep features and the diffusion
- * schedule. Per tensor: err = ||ours - ref|| / ||ref||; fails above 1e-4. */
+ * schedule. Per tensor: err = ||ours - ref|| / ||ref||; fails above 1e-4.
+ *
+ * DIFFCLIP_BACKEND picks the backend (default cpu): cuda-fp32 must meet the same 1e-4;
+ * cuda (TF32 GEMMs, inputs rounded to 10 mantissa bits) is held to 1e-2. Without a CUDA
+ * device a cuda run prints "skipped: no CUDA device" and passes. DIFFCLIP_GOLDEN_TOL
+ * overrides the tolerance. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +20,9 @@
 #include "diffclip/model.h"
 
 #define TOLERANCE 1e-4
+#define TOLERANCE_TF32 1e-2
 
+static double g_tolerance = TOLERANCE;
 static double g_max_err = 0;
 static int g_failed = 0;
 
@@ -48,7 +55,7 @@ static void note(struct group *g, const char *what, double err) {
   g->count++;
   if (err > g->worst) g->worst = err;
   if (err > g_max_err || isnan(err)) g_max_err = isnan(err) ? INFINITY : err;
-  if (!(err <= TOLERANCE)) {
+  if (!(err <= g_tolerance)) {
     fprintf(stderr, "FAIL %s %s: rel_err %.3e\n", g->name, what, err);
     g_failed++;
   }
@@ -95,6 +102,12 @@ static enum dc_status compare_scaled(hid_t f, const char *path, const float *our
 static enum dc_status compare(hid_t f, const char *path, const float *ours, size_t n, struct group *g,
                               const char *what, const struct dc_backend *be) {
   return compare_scaled(f, path, ours, n, g, what, be, 0);
+}
+
+/* The same for values already in host memory (losses, tables made on the host). */
+static enum dc_status compare_host(hid_t f, const char *path, const float *ours, size_t n, struct group *g,
+                                   const char *what) {
+  return compare(f, path, ours, n, g, what, dc_backend_cpu());
 }
 
 /* The norm of a reference dataset. */
@@ -250,24 +263,27 @@ static enum dc_status check_tables(hid_t f, const struct dc_backend *be) {
     size_t n = (size_t)(tabs[i].W * tabs[i].W + 1) * tabs[i].D;
     float *tab = malloc(n * sizeof *tab);
     dc_sincos_pos_embed(tab, tabs[i].D, tabs[i].W);
-    DC_TRY(compare(f, tabs[i].path, tab, n, &g, tabs[i].path, be));
+    DC_TRY(compare_host(f, tabs[i].path, tab, n, &g, tabs[i].path));
     free(tab);
   }
   struct dc_h5_array t;
   DC_TRY(dc_h5_read(f, "/reference/t", 1, &t));
   int *ti = malloc(t.n * sizeof *ti);
-  float *emb = malloc(t.n * DC_TIME_FREQ * sizeof *emb);
   for (size_t i = 0; i < t.n; i++) ti[i] = (int)t.ints[i];
-  be->timestep_embedding(emb, ti, (int)t.n, DC_TIME_FREQ / 2, 10000.0f);
+  int *ti_be = be->alloc(t.n * sizeof *ti);
+  float *emb = be->alloc(t.n * DC_TIME_FREQ * sizeof *emb);
+  be->upload(ti_be, ti, t.n * sizeof *ti);
+  be->timestep_embedding(emb, ti_be, (int)t.n, DC_TIME_FREQ / 2, 10000.0f);
   DC_TRY(compare(f, "/reference/timestep_freq_256", emb, t.n * DC_TIME_FREQ, &g, "timestep_freq_256", be));
   free(ti);
-  free(emb);
+  be->free(ti_be);
+  be->free(emb);
   dc_h5_array_free(&t);
   double abar[1000];
   dc_diffusion_abar(abar, 1000);
   float abar_f[1000];
   for (int i = 0; i < 1000; i++) abar_f[i] = (float)abar[i];
-  DC_TRY(compare(f, "/pretrain/inputs/alphas_cumprod", abar_f, 1000, &g, "alphas_cumprod", be));
+  DC_TRY(compare_host(f, "/pretrain/inputs/alphas_cumprod", abar_f, 1000, &g, "alphas_cumprod"));
   report(&g);
   return DC_OK;
 }
@@ -336,9 +352,9 @@ static enum dc_status check_pretrain(hid_t f, const struct dc_model_config *cfg,
   char path[128];
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "/pretrain/outputs/%s", terms[i]);
-    DC_TRY(compare(f, path, &ours[i], 1, &go, terms[i], be));
+    DC_TRY(compare_host(f, path, &ours[i], 1, &go, terms[i]));
   }
-  DC_TRY(compare(f, "/pretrain/outputs/loss", &ours[4], 1, &go, "loss", be));
+  DC_TRY(compare_host(f, "/pretrain/outputs/loss", &ours[4], 1, &go, "loss"));
   report(&go);
   printf("  pretrain loss ours %.7f\n", p->loss);
 
@@ -410,7 +426,7 @@ static enum dc_status check_finetune(hid_t f, const struct dc_model_config *cfg,
                  "logits_per_image", be));
   DC_TRY(compare(f, "/finetune/outputs/logits_per_text", c->io.logits_per_text, (size_t)B * B, &go,
                  "logits_per_text", be));
-  DC_TRY(compare(f, "/finetune/outputs/loss", &c->loss, 1, &go, "loss", be));
+  DC_TRY(compare_host(f, "/finetune/outputs/loss", &c->loss, 1, &go, "loss"));
   report(&go);
   printf("  finetune loss ours %.7f\n", c->loss);
   DC_TRY(dc_clip_backward(c));
@@ -428,7 +444,20 @@ static enum dc_status check_finetune(hid_t f, const struct dc_model_config *cfg,
 int main(void) {
   const char *path = getenv("DIFFCLIP_GOLDEN");
   if (!path) path = "tests/golden/diffclip_tiny.h5";
-  const struct dc_backend *be = dc_backend_cpu();
+  const char *name = getenv("DIFFCLIP_BACKEND");
+  if (!name || !*name) name = "cpu";
+  if (strncmp(name, "cuda", 4) == 0) {
+    if (!dc_backend_cuda_available()) {
+      printf("skipped: no CUDA device\n");
+      return 0;
+    }
+    if (strcmp(name, "cuda") == 0) g_tolerance = TOLERANCE_TF32;
+  }
+  const char *tol = getenv("DIFFCLIP_GOLDEN_TOL");
+  if (tol && atof(tol) > 0) g_tolerance = atof(tol);
+  const struct dc_backend *be;
+  if (dc_backend_get(name, &be) != DC_OK) return 1;
+  printf("golden: backend %s, tolerance %.0e\n", be->name, g_tolerance);
   hid_t f;
   struct dc_model_config cfg;
   if (dc_h5_open_read(path, &f) != DC_OK) return 1;
@@ -436,14 +465,15 @@ int main(void) {
   if (st == DC_OK) st = check_tables(f, be);
   if (st == DC_OK) st = check_pretrain(f, &cfg, be);
   if (st == DC_OK) st = check_finetune(f, &cfg, be);
+  if (st == DC_OK) st = be->error();
   H5Fclose(f);
   if (st != DC_OK) {
     fprintf(stderr, "golden: could not run (%s)\n", dc_status_name(st));
     return 1;
   }
   printf("golden: max_rel_err=%.3e\n", g_max_err);
-  if (g_failed || !(g_max_err <= TOLERANCE)) {
-    fprintf(stderr, "golden: %d tensor(s) above %.0e\n", g_failed, TOLERANCE);
+  if (g_failed || !(g_max_err <= g_tolerance)) {
+    fprintf(stderr, "golden: %d tensor(s) above %.0e\n", g_failed, g_tolerance);
     return 1;
   }
   return 0;
