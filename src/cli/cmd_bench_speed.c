@@ -1,8 +1,12 @@
 /* `diffclip bench-speed`: times one pretraining step, one fine-tuning step and one
  * inference batch at the paper's Houston sizes (144 + 1 bands, W = 11, D = 128, ...) on
- * random inputs, and prints samples/s and achieved GFLOP/s from the model's own
- * matrix-multiply FLOP count. Fine-tuning is timed twice: as published (one text per
- * image, Bt = B) and as diffclip runs it by default (one text per class, Bt = 15). */
+ * random inputs, on the backend chosen with --backend (the model code is the same for
+ * all: the backend table is the only switch), and prints samples/s and the achieved
+ * FLOP rate from the model's own matrix-multiply FLOP count, next to the published
+ * PyTorch code's figures for the same kind of machine (the project's issues). Fine-tuning
+ * is timed twice: as published (one text per image, Bt = B) and as diffclip runs it by
+ * default (one text per class, Bt = 15). Every timed step ends with a device
+ * synchronisation, so GPU times are whole steps. */
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -18,7 +22,19 @@
 
 struct bench_opts {
   int batch, iters, warmup;
+  const char *backend;
 };
+
+/* The published PyTorch code's samples/s at batch 128 (float32, eager): on the project's
+ * 2-core CPU machine (docs/performance.md) and on one H100 80GB (PyTorch 2.11; issue 6).
+ * At batch 512 only the H100 pretraining figure is known (TF32). 0: none. */
+enum bench_case { BENCH_PRETRAIN, BENCH_FINETUNE, BENCH_INFERENCE };
+static double reference_rate(const struct dc_backend *be, enum bench_case c, int B) {
+  static const double cpu128[] = {4.0, 3.3, 9.8}, h100_128[] = {3629, 3085, 24919};
+  if (B == 128) return be->device_memory ? h100_128[c] : cpu128[c];
+  if (B == 512 && be->device_memory && c == BENCH_PRETRAIN) return 11007;
+  return 0;
+}
 
 struct timing {
   double best, median;
@@ -34,9 +50,17 @@ static struct timing summarise(double *t, int n) {
   return (struct timing){t[0], n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2])};
 }
 
-static void report(const char *what, int B, double gflop, struct timing t) {
-  printf("%-34s batch %4d  %8.2f samples/s  %7.2f GFLOP/s  (%.1f GFLOP, median %.3f s, best %.3f s)\n", what, B,
-         B / t.median, gflop / t.median, gflop, t.median, t.best);
+static void report(const struct dc_backend *be, const char *what, enum bench_case c, int B, double gflop,
+                   struct timing t) {
+  double rate = B / t.median, ref = reference_rate(be, c, B);
+  if (be->device_memory)
+    printf("%-34s batch %4d  %9.1f samples/s  %6.2f TFLOP/s  (%.1f GFLOP, median %.2f ms, best %.2f ms)", what, B,
+           rate, gflop / t.median / 1e3, gflop, 1e3 * t.median, 1e3 * t.best);
+  else
+    printf("%-34s batch %4d  %8.2f samples/s  %7.2f GFLOP/s  (%.1f GFLOP, median %.3f s, best %.3f s)", what, B, rate,
+           gflop / t.median, gflop, t.median, t.best);
+  if (ref > 0) printf("  reference %.1f samples/s: %.1fx", ref, rate / ref);
+  printf("\n");
 }
 
 static void fill_random(const struct dc_backend *be, float *dst, size_t n, uint64_t stream) {
@@ -47,8 +71,8 @@ static void fill_random(const struct dc_backend *be, float *dst, size_t n, uint6
   free(h);
 }
 
-static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc_model_config *cfg) {
-  const struct dc_backend *be = dc_backend_cpu();
+static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc_model_config *cfg,
+                                     const struct dc_backend *be) {
   struct dc_pretrain *p = calloc(1, sizeof *p);
   DC_CHECK_ALLOC(p);
   int B = o->batch, L = dc_cfg_tokens(cfg);
@@ -69,9 +93,12 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
     DC_TRY(dc_pretrain_forward(p));
     DC_TRY(dc_pretrain_backward(p));
     dc_adam_step(&adam, &p->params, 1e-4f);
+    be->synchronize();
     if (i >= 0) t[i] = dc_cli_now() - t0;
   }
-  report("pretraining step (fwd+bwd+Adam)", B, 3 * dc_flops_pretrain_forward(cfg, B) / 1e9, summarise(t, o->iters));
+  DC_TRY(be->error());
+  report(be, "pretraining step (fwd+bwd+Adam)", BENCH_PRETRAIN, B, 3 * dc_flops_pretrain_forward(cfg, B) / 1e9,
+         summarise(t, o->iters));
   free(t);
   free(x0[0]);
   free(x0[1]);
@@ -83,8 +110,7 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
 
 /* Fine-tuning steps with Bt texts (Bt = B: published; Bt = classes: ours), then inference. */
 static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_model_config *cfg, int Bt,
-                                 const char *label, int with_inference) {
-  const struct dc_backend *be = dc_backend_cpu();
+                                 const char *label, int with_inference, const struct dc_backend *be) {
   struct dc_clip *c = calloc(1, sizeof *c);
   DC_CHECK_ALLOC(c);
   int B = o->batch, L = dc_cfg_tokens(cfg), X = cfg->context;
@@ -120,10 +146,12 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
     DC_TRY(dc_clip_forward(c, 1));
     DC_TRY(dc_clip_backward(c));
     dc_adam_step(&adam, &c->params, 1e-4f);
+    be->synchronize();
     if (i >= 0) t[i] = dc_cli_now() - t0;
   }
+  DC_TRY(be->error());
   double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
-  report(label, B, gflop, summarise(t, o->iters));
+  report(be, label, BENCH_FINETUNE, B, gflop, summarise(t, o->iters));
   if (with_inference) {
     /* inference: image features of a batch, eval-mode BatchNorm; the class prompts' text
      * features are computed once per run, not per batch */
@@ -133,7 +161,9 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       be->synchronize();
       if (i >= 0) t[i] = dc_cli_now() - t0;
     }
-    report("inference batch (image features)", B, dc_flops_image_forward(cfg, B) / 1e9, summarise(t, o->iters));
+    DC_TRY(be->error());
+    report(be, "inference batch (image features)", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
+           summarise(t, o->iters));
   }
   free(t);
   dc_adam_free(&adam, be);
@@ -146,7 +176,10 @@ static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: diffclip bench-speed [options]\n"
           "Times a pretraining step, a fine-tuning step and an inference batch at the paper's\n"
-          "Houston sizes on random data (CPU backend) and prints samples/s and GFLOP/s.\n\n"
+          "Houston sizes on random data and prints samples/s and the FLOP rate next to the\n"
+          "published code's figures for the same kind of machine.\n\n"
+          "  --backend B  auto (default: cuda when a GPU is visible), cpu, cuda (TF32 GEMMs)\n"
+          "               or cuda-fp32 (float32-exact GEMMs)\n"
           "  --batch N    batch size (default 128)\n"
           "  --iters N    timed iterations; the median is reported (default 3)\n"
           "  --warmup N   untimed iterations first (default 1)\n"
@@ -154,8 +187,9 @@ static void bench_usage(FILE *f) {
 }
 
 int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
-  struct bench_opts o = {.batch = 128, .iters = 3, .warmup = 1};
-  static const struct option longopts[] = {{"batch", required_argument, 0, 'b'},
+  struct bench_opts o = {.batch = 128, .iters = 3, .warmup = 1, .backend = "auto"};
+  static const struct option longopts[] = {{"backend", required_argument, 0, 'k'},
+                                           {"batch", required_argument, 0, 'b'},
                                            {"iters", required_argument, 0, 'i'},
                                            {"warmup", required_argument, 0, 'w'},
                                            {"help", no_argument, 0, 'h'},
@@ -163,6 +197,7 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
   int ch, ok = 1;
   while (ok && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
+      case 'k': o.backend = optarg; break;
       case 'b': ok = dc_cli_parse_int("bench-speed", "batch", optarg, 2, &o.batch); break;
       case 'i': ok = dc_cli_parse_int("bench-speed", "iters", optarg, 1, &o.iters); break;
       case 'w': ok = dc_cli_parse_int("bench-speed", "warmup", optarg, 0, &o.warmup); break;
@@ -175,13 +210,20 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
     return DC_EXIT_USAGE;
   }
   if (d->rank != 0) return DC_EXIT_OK; /* a single-process benchmark */
+  const struct dc_backend *be;
+  if (dc_backend_get(o.backend, &be) != DC_OK) return DC_EXIT_USAGE;
   struct dc_model_config cfg;
   int bands[2] = {144, 1};
   dc_model_config_paper(&cfg, 2, bands);
-  printf("bench-speed: CPU backend, %d OpenMP threads, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
-         omp_get_max_threads(), cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
-  enum dc_status st = bench_pretrain(&o, &cfg);
-  if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1);
-  if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0);
+  if (be->device_memory)
+    printf("bench-speed: %s backend, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks); reference: the published "
+           "PyTorch code on one H100 80GB\n",
+           be->name, cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
+  else
+    printf("bench-speed: CPU backend, %d OpenMP threads, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
+           omp_get_max_threads(), cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
+  enum dc_status st = bench_pretrain(&o, &cfg, be);
+  if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1, be);
+  if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0, be);
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
 }
