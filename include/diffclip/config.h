@@ -25,7 +25,7 @@
 #include "diffclip/status.h"
 
 #define DC_CONFIG_STR 512      /* capacity of a string or path value, NUL included */
-#define DC_CONFIG_LIST 16      /* capacity of a list value */
+#define DC_CONFIG_LIST 32      /* capacity of a list value */
 #define DC_CONFIG_MAX_KEYS 128 /* capacity of the schema (checked by a test) */
 
 struct dc_config_ints {

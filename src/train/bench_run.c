@@ -156,6 +156,9 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
   if (b->datasets.n == 0)
     return DC_ERROR(DC_ERR_ARG, "%s: bench.datasets is empty: list the dataset configuration files to run",
                     config_file ? config_file : "(defaults)");
+  if (b->shots.n > DC_REPORT_MAX_SHOTS || b->datasets.n > DC_REPORT_MAX_DATASETS)
+    return DC_ERROR(DC_ERR_ARG, "bench: %d shot settings and %d datasets; the report takes at most %d and %d", b->shots.n,
+                    b->datasets.n, DC_REPORT_MAX_SHOTS, DC_REPORT_MAX_DATASETS);
   struct dc_report_spec *spec = calloc(1, sizeof *spec);
   DC_CHECK_ALLOC(spec);
   dc_report_spec_init(spec);
