@@ -89,7 +89,9 @@ static enum dc_status make_model(struct ft *f, struct dc_clip **out, int B) {
   *out = calloc(1, sizeof **out);
   DC_CHECK_ALLOC(*out);
   const struct dc_backend *be;
-  DC_TRY(dc_backend_get(f->cfg->run.backend == DC_RUN_BACKEND_CUDA ? "cuda" : "cpu", &be));
+  enum dc_run_backend kind = f->cfg->run.backend;
+  /* auto: CUDA when built and a GPU is visible (run.backend's documented meaning) */
+  DC_TRY(dc_backend_get(kind == DC_RUN_BACKEND_CUDA ? "cuda" : kind == DC_RUN_BACKEND_CPU ? "cpu" : "auto", &be));
   DC_TRY(dc_clip_init(*out, &f->mcfg, B, f->N, f->loss, be));
   if (f->loss != DC_CLIP_LINEAR) {
     be->upload((*out)->io.tokens, f->tokens, (size_t)f->N * f->mcfg.context * sizeof(int));

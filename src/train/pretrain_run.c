@@ -178,7 +178,9 @@ static enum dc_status setup(struct run *r) {
   r->p = calloc(1, sizeof *r->p);
   DC_CHECK_ALLOC(r->p);
   const struct dc_backend *be;
-  DC_TRY(dc_backend_get(c->run.backend == DC_RUN_BACKEND_CUDA ? "cuda" : "cpu", &be));
+  enum dc_run_backend kind = c->run.backend;
+  /* auto: CUDA when built and a GPU is visible (run.backend's documented meaning) */
+  DC_TRY(dc_backend_get(kind == DC_RUN_BACKEND_CUDA ? "cuda" : kind == DC_RUN_BACKEND_CPU ? "cpu" : "auto", &be));
   DC_TRY(dc_pretrain_init(r->p, &r->mcfg, r->B, be));
   DC_TRY(dc_init_weights(&r->p->params, &r->p->buffers, &r->mcfg, (uint64_t)c->run.seed));
   dc_dist_reducer(d, &r->reduce);
