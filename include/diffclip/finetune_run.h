@@ -25,6 +25,12 @@ enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *
 enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
                                int run, int shots, const char *dir, struct dc_result *res);
 
+/* finetune.runs runs (first_run ..) at finetune.shots in <run.out_dir>/<run.name>/finetune/
+ * shots_<k>/run_<r>: fine-tuned and evaluated, or (evaluate) re-evaluated; rank 0 logs the
+ * mean and standard deviation of OA, AA and kappa. Collective. */
+enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+                                const char *pretrained, int evaluate);
+
 /* The stage-1 checkpoint fine-tuning starts from: finetune.checkpoint, or the newest valid
  * one of <run.out_dir>/<run.name>/ckpt. Collective; "" with an error when none. */
 enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct dc_config *cfg, char *path, size_t cap);

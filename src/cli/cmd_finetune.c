@@ -2,7 +2,6 @@
  * (runs first_run ..) at k = finetune.shots. finetune trains (rank 0), then every rank
  * evaluates its share; evaluate re-evaluates the fine-tuned checkpoints. Results go to
  * <run.out_dir>/<run.name>/finetune/shots_<k>/run_<r>/ (result.h5, ckpt/). */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,34 +48,8 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
     return DC_EXIT_ERROR;
   struct dc_scene scene;
   if (dc_scene_from_config(d, &cfg, &scene) != DC_OK) return DC_EXIT_ERROR;
-  double sum[3] = {0, 0, 0}, sq[3] = {0, 0, 0};
-  int n = 0, k = cfg.finetune.shots;
-  enum dc_status st = DC_OK;
-  for (int i = 0; i < cfg.finetune.runs && st == DC_OK; i++) {
-    int run = cfg.finetune.first_run + i;
-    char dir[2200];
-    snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg.run.out_dir, cfg.run.name, k, run);
-    struct dc_result r;
-    memset(&r, 0, sizeof r);
-    st = evaluate ? dc_evaluate_one(d, &cfg, &scene, run, k, dir, &r)
-                  : dc_finetune_one(d, &cfg, &scene, run, k, pretrained, dir, &r);
-    if (st == DC_OK && d->rank == 0) {
-      double v[3] = {r.oa, r.aa, r.kappa};
-      for (int j = 0; j < 3; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
-      n++;
-      dc_result_free(&r);
-    }
-  }
+  enum dc_status st = dc_finetune_runs(d, &cfg, &scene, pretrained, evaluate);
   dc_scene_free(&scene);
-  if (st == DC_OK && d->rank == 0 && n > 0) {
-    double m[3], s[3];
-    for (int j = 0; j < 3; j++) {
-      m[j] = sum[j] / n;
-      s[j] = n > 1 ? sqrt(fmax(0.0, (sq[j] - n * m[j] * m[j]) / (n - 1))) : 0.0;
-    }
-    dc_log(DC_LOG_INFO, "%d-shot over %d run(s): OA %.2f +- %.2f  AA %.2f +- %.2f  kappa %.2f +- %.2f (%%)", k, n,
-           100 * m[0], 100 * s[0], 100 * m[1], 100 * s[1], 100 * m[2], 100 * s[2]);
-  }
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
 }
 

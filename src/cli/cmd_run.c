@@ -1,7 +1,6 @@
 /* `diffclip run`: the three stages of one configuration in one job: pretraining (resumed
  * when a checkpoint exists), then fine-tuning and evaluation for finetune.runs label draws
  * at finetune.shots. The multi-dataset report is `diffclip bench`. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,25 +47,7 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv) {
   }
   struct dc_scene scene;
   if (dc_scene_from_config(d, &cfg, &scene) != DC_OK) return DC_EXIT_ERROR;
-  enum dc_status st = DC_OK;
-  double sum = 0;
-  int n = 0, k = cfg.finetune.shots;
-  for (int i = 0; i < cfg.finetune.runs && st == DC_OK; i++) {
-    int run = cfg.finetune.first_run + i;
-    char dir[2200];
-    snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg.run.out_dir, cfg.run.name, k, run);
-    struct dc_result r;
-    memset(&r, 0, sizeof r);
-    st = dc_finetune_one(d, &cfg, &scene, run, k, pretrained, dir, &r);
-    if (st == DC_OK && d->rank == 0) {
-      sum += r.oa;
-      n++;
-      dc_result_free(&r);
-    }
-  }
-  if (st == DC_OK && d->rank == 0 && n > 0)
-    dc_log(DC_LOG_INFO, "run finished: %d-shot mean overall accuracy %.2f%% over %d run(s) (chance %.2f%%)", k,
-           100 * sum / n, n, 100.0 / scene.n_classes);
+  enum dc_status st = dc_finetune_runs(d, &cfg, &scene, pretrained, 0);
   dc_scene_free(&scene);
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
 }

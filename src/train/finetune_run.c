@@ -476,8 +476,8 @@ enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *
 
 enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
                                int run, int shots, const char *dir, struct dc_result *res) {
-  char ckpt[2100];
-  snprintf(ckpt, sizeof ckpt, "%s/ckpt/ckpt_finetuned.h5", dir);
+  char ckpt[2400];
+  snprintf(ckpt, sizeof ckpt, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
   return one(d, cfg, scene, run, shots, NULL, ckpt, dir, res);
 }
 
@@ -493,4 +493,38 @@ enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct
     return DC_ERROR(DC_ERR_ARG, "no stage-1 checkpoint in %s: run `diffclip pretrain` with this configuration first, "
                                 "set finetune.checkpoint, or set finetune.init = \"scratch\"", dir);
   return DC_OK;
+}
+
+enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+                                const char *pretrained, int evaluate) {
+  double sum[3] = {0, 0, 0}, sq[3] = {0, 0, 0};
+  int n = 0, k = cfg->finetune.shots;
+  enum dc_status st = DC_OK;
+  for (int i = 0; i < cfg->finetune.runs && st == DC_OK; i++) {
+    int run = cfg->finetune.first_run + i;
+    char dir[2200];
+    snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg->run.out_dir, cfg->run.name, k, run);
+    struct dc_result r;
+    memset(&r, 0, sizeof r);
+    st = evaluate ? dc_evaluate_one(d, cfg, scene, run, k, dir, &r)
+                  : dc_finetune_one(d, cfg, scene, run, k, pretrained, dir, &r);
+    if (st == DC_OK && d->rank == 0) {
+      double v[3] = {r.oa, r.aa, r.kappa};
+      for (int j = 0; j < 3; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
+      n++;
+      dc_result_free(&r);
+    }
+  }
+  if (st == DC_OK && d->rank == 0 && n > 0) {
+    double m[3], sd[3];
+    for (int j = 0; j < 3; j++) {
+      m[j] = sum[j] / n;
+      sd[j] = n > 1 ? sqrt(fmax(0.0, (sq[j] - n * m[j] * m[j]) / (n - 1))) : 0.0;
+    }
+    dc_log(DC_LOG_INFO,
+           "%d-shot over %d run(s): mean overall accuracy %.2f%% (+- %.2f), average accuracy %.2f%% (+- %.2f), "
+           "kappa %.2f%% (+- %.2f); chance %.2f%%",
+           k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2], 100.0 / scene->n_classes);
+  }
+  return st;
 }
