@@ -35,7 +35,8 @@ static void *grow(void **buf, size_t *have, size_t bytes, const char *what) {
   if (bytes <= *have && *buf) return *buf;
   size_t want = bytes < 4096 ? 4096 : bytes + bytes / 4;
   if (*buf) {
-    /* cudaFree waits for the device, so no queued op still reads the old buffer */
+    /* no queued op may still read the old buffer */
+    DC_CUDA_CHECK(cudaStreamSynchronize(g_ctx.stream), (void)0);
     DC_CUDA_CHECK(cudaFree(*buf), (void)0);
     *buf = NULL;
     *have = 0;
