@@ -20,6 +20,14 @@
 enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
                                int run, int shots, const char *pretrained, const char *dir, struct dc_result *res);
 
+/* The same on any samples (data_source.h): for an exam store, the task data.task with k
+ * shots per class from its train split, tested on its valid split; result task "binary"
+ * (accuracy, AUC, sensitivity, specificity of the positive class's probability at 0.5). */
+struct dc_samples;
+enum dc_status dc_finetune_samples_one(const struct dc_dist *d, const struct dc_config *cfg,
+                                       const struct dc_samples *samples, int run, int shots, const char *pretrained,
+                                       const char *dir, struct dc_result *res);
+
 /* Evaluates the fine-tuned model of <dir>/ckpt/ckpt_finetuned.h5 (with its stored
  * vocabulary) on this run's split again, rewriting <dir>/result.h5 (without curves). */
 enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,

@@ -65,9 +65,9 @@ static void skip_reason(const struct dc_config *c, char *why, size_t cap) {
   } else if (access(c->data.scene, R_OK) != 0) {
     snprintf(why, cap, "the scene file %.300s is not there (%s): prepare it with `diffclip prepare` (docs/data.md)",
              c->data.scene, strerror(errno));
-  } else if (strcmp(c->data.name, "mrnet") == 0) {
-    snprintf(why, cap, "MRNet exam-level fine-tuning (three-plane volumes) is not part of this version; "
-                       "its exam store is prepared but not trained on");
+  } else if (strcmp(c->data.name, "mrnet") == 0 && !dc_config_is_exams(c)) {
+    snprintf(why, cap, "%.300s is not an MRNet exam store (format \"diffclip-exams\"): prepare it with "
+                       "`diffclip prepare --manifest data_manifests/mrnet.cfg` (docs/data.md)", c->data.scene);
   }
 }
 
@@ -119,8 +119,8 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
   }
   snprintf(label, sizeof label, "pretrain %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
-  struct dc_scene scene;
-  DC_TRY(dc_scene_from_config(d, c, &scene));
+  struct dc_data data;
+  DC_TRY(dc_data_from_config(d, c, &data));
   t0 = dc_now_s();
   enum dc_status st = DC_OK;
   for (int i = 0; i < b->shots.n && st == DC_OK; i++)
@@ -139,11 +139,11 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
       }
       MPI_Bcast(&done, 1, MPI_INT, 0, d->comm);
       if (done) continue;
-      st = dc_finetune_one(d, &fc, &scene, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, NULL);
+      st = dc_finetune_samples_one(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, NULL);
     }
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
-  dc_scene_free(&scene);
+  dc_data_free(&data);
   return st;
 }
 

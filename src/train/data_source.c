@@ -1,6 +1,8 @@
-/* The run's scene from its configuration (see data_source.h). */
+/* The run's scene or exam store from its configuration, and the samples view (see
+ * data_source.h). */
 #include "diffclip/data_source.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "diffclip/patch.h"
@@ -26,4 +28,74 @@ enum dc_status dc_scene_from_config(const struct dc_dist *d, const struct dc_con
                     s->n_classes);
   return dc_normalise_scene(s, dc->normalisation == DC_DATA_NORM_BAND_ROBUST ? DC_NORM_BAND_ROBUST
                                                                             : DC_NORM_GLOBAL_MINMAX);
+}
+
+int dc_samples_modalities(const struct dc_samples *s) { return s->exams ? s->exams->n_planes : s->scene->n_modalities; }
+int dc_samples_bands(const struct dc_samples *s, int m) { return s->exams ? s->exams->slices : s->scene->bands[m]; }
+const char *dc_samples_name(const struct dc_samples *s) { return s->exams ? s->exams->name : s->scene->name; }
+
+void dc_samples_cut(const struct dc_samples *s, int m, int window, const int *idx, int B, float *out) {
+  if (s->scene) {
+    const struct dc_scene *sc = s->scene;
+    dc_patch_cut_batch(out, sc->cube[m], sc->height, sc->width, sc->bands[m], window, idx, B);
+    return;
+  }
+  size_t n = (size_t)s->exams->window * s->exams->window * s->exams->slices;
+  for (int b = 0; b < B; b++) memcpy(out + (size_t)b * n, s->exams->tokens[m] + (size_t)idx[b] * n, n * sizeof *out);
+}
+
+int dc_config_is_exams(const struct dc_config *cfg) {
+  return cfg->data.synthetic == DC_DATA_SYNTHETIC_NONE && cfg->data.scene[0] && dc_exams_is_store(cfg->data.scene);
+}
+
+/* Every rank pools exams [N r / R, N (r + 1) / R), then the shares are gathered plane by
+ * plane, so any rank can give any exam's patch. */
+static enum dc_status exams_load(const struct dc_dist *d, const struct dc_config *cfg, struct dc_exams *e) {
+  struct dc_exams head;
+  DC_TRY(dc_dist_agree(d, dc_exams_read(cfg->data.scene, cfg->model.window, 0, 0, &head)));
+  int N = head.n_exams, lo = (int)((long)N * d->rank / d->size), hi = (int)((long)N * (d->rank + 1) / d->size);
+  dc_exams_free(&head);
+  DC_TRY(dc_dist_agree(d, dc_exams_read(cfg->data.scene, cfg->model.window, lo, hi, e)));
+  long per = (long)e->window * e->window * e->slices;
+  if ((double)per * N > 2147483647.0) return DC_ERROR(DC_ERR_ARG, "%s: too many exams to share", cfg->data.scene);
+  int *counts = malloc(2 * (size_t)d->size * sizeof *counts);
+  DC_CHECK_ALLOC(counts);
+  for (int r = 0; r < d->size; r++) {
+    long a = (long)N * r / d->size, b = (long)N * (r + 1) / d->size;
+    counts[r] = (int)((b - a) * per);
+    counts[d->size + r] = (int)(a * per);
+  }
+  enum dc_status st = DC_OK;
+  for (int p = 0; p < e->n_planes && st == DC_OK; p++)
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, e->tokens[p], counts, counts + d->size, MPI_FLOAT,
+                       d->comm) != MPI_SUCCESS)
+      st = DC_ERROR(DC_ERR_MPI, "%s: sharing the pooled exams of plane %d failed", cfg->data.scene, p);
+  free(counts);
+  if (st != DC_OK) return st;
+  dc_exams_normalise(e);
+  if (cfg->data.classes != 0 && cfg->data.classes != 2)
+    return DC_ERROR(DC_ERR_ARG, "data.classes = %d but the tasks of the exam store %s are binary (2 classes)",
+                    cfg->data.classes, cfg->data.scene);
+  if ((int)cfg->data.task >= e->n_tasks)
+    return DC_ERROR(DC_ERR_ARG, "data.task %d: the exam store %s has %d tasks", (int)cfg->data.task, cfg->data.scene,
+                    e->n_tasks);
+  return DC_OK;
+}
+
+enum dc_status dc_data_from_config(const struct dc_dist *d, const struct dc_config *cfg, struct dc_data *out) {
+  memset(out, 0, sizeof *out);
+  if (dc_config_is_exams(cfg)) {
+    enum dc_status st = dc_dist_agree(d, exams_load(d, cfg, &out->exams));
+    if (st != DC_OK) dc_exams_free(&out->exams);
+    out->samples.exams = &out->exams;
+    return st;
+  }
+  out->samples.scene = &out->scene;
+  return dc_scene_from_config(d, cfg, &out->scene);
+}
+
+void dc_data_free(struct dc_data *data) {
+  dc_scene_free(&data->scene);
+  dc_exams_free(&data->exams);
+  memset(data, 0, sizeof *data);
 }

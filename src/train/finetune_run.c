@@ -1,5 +1,7 @@
 /* Stage 2 for one run (see finetune_run.h): split, prompts, tokenizer, fine-tuning on rank
- * 0 with the best-validation epoch kept, then sharded evaluation and the result file. */
+ * 0 with the best-validation epoch kept, then sharded evaluation and the result file. The
+ * samples are a scene's pixels or an exam store's exams (data_source.h); an exam run is a
+ * binary task scored by the positive class's probability. */
 #include "diffclip/finetune_run.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 
 #include "diffclip/checkpoint.h"
+#include "diffclip/data_source.h"
 #include "diffclip/fsutil.h"
 #include "diffclip/metrics.h"
 #include "diffclip/patch.h"
@@ -24,7 +27,9 @@
 struct ft {
   const struct dc_dist *d;
   const struct dc_config *cfg;
-  const struct dc_scene *s;
+  const struct dc_scene *s;     /* NULL for an exam store */
+  struct dc_samples smp;
+  const char *const *class_names, *const *class_desc; /* (N) */
   int run, shots, N;
   struct dc_split split;
   char **prompts;
@@ -45,17 +50,14 @@ struct ft {
 
 static enum dc_status make_prompts(struct ft *f) {
   const struct dc_config_finetune *fc = &f->cfg->finetune;
-  const struct dc_scene *s = f->s;
-  f->N = s->n_classes;
   if (fc->template[0]) {
     f->prompts = calloc((size_t)f->N, sizeof *f->prompts);
     DC_CHECK_ALLOC(f->prompts);
-    for (int k = 0; k < f->N; k++) DC_TRY(dc_prompt_custom(fc->template, s->class_names[k], &f->prompts[k]));
+    for (int k = 0; k < f->N; k++) DC_TRY(dc_prompt_custom(fc->template, f->class_names[k], &f->prompts[k]));
   } else {
     /* the configuration's prompt choices are enum dc_prompt_template's, in order */
     const char *name = dc_prompt_template_name((enum dc_prompt_template)fc->prompt);
-    DC_TRY(dc_prompts_make_all(name, (const char *const *)s->class_names, (const char *const *)s->class_descriptions,
-                               f->N, &f->prompts));
+    DC_TRY(dc_prompts_make_all(name, f->class_names, f->class_desc, f->N, &f->prompts));
   }
   if (f->from_ckpt) { /* the vocabulary the model was trained with */
     char *text = NULL, **lines;
@@ -113,9 +115,9 @@ static void load_images(struct ft *f, struct dc_clip *c, const int *idx, const i
     f->ht[j] = zero_t ? 0 : (int)dc_rng_below((uint64_t)f->cfg->run.seed, stream, key + (uint64_t)j, 0,
                                               (uint32_t)f->mcfg.timesteps);
   }
-  for (int m = 0; m < f->s->n_modalities; m++) {
-    dc_patch_cut_batch(f->hx[m], f->s->cube[m], f->s->height, f->s->width, f->s->bands[m], f->mcfg.window, f->hidx, B);
-    be->upload(c->io.x[m], f->hx[m], (size_t)B * L * f->s->bands[m] * sizeof(float));
+  for (int m = 0; m < f->mcfg.n_modalities; m++) {
+    dc_samples_cut(&f->smp, m, f->mcfg.window, f->hidx, B, f->hx[m]);
+    be->upload(c->io.x[m], f->hx[m], (size_t)B * L * f->mcfg.bands[m] * sizeof(float));
   }
   be->upload(c->io.t, f->ht, (size_t)B * sizeof(int));
   be->upload(c->io.text_of, f->hlab, (size_t)B * sizeof(int));
@@ -130,11 +132,16 @@ static void normalise_rows(float *x, int n, int D) {
   }
 }
 
-/* Class predictions (0-based) of n pixels with model c in eval mode. Inference uses the
- * published random timestep per pixel (keyed by the pixel), or 0 when configured. */
-static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred) {
+/* Class predictions (0-based) of n pixels with model c in eval mode, and (score, may be
+ * NULL; two classes) the probability of class 1: the softmax of the logits, logit_scale x
+ * cosine against the prompts (the linear head's own logits). Inference uses the published
+ * random timestep per pixel (keyed by the pixel), or 0 when configured. */
+static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred, double *score) {
   const struct dc_backend *be = c->params.be;
   int D = f->mcfg.embed_dim, N = f->N;
+  float log_scale = 0;
+  if (f->loss != DC_CLIP_LINEAR) be->download(&log_scale, dc_param(&c->params, c->logit_scale), sizeof log_scale);
+  double scale = f->loss == DC_CLIP_LINEAR ? 1.0 : exp((double)log_scale), s01[2] = {0, 0};
   if (f->loss == DC_CLIP_LINEAR) {
     be->download(f->cls_w, dc_param(&c->params, c->classifier.w), (size_t)N * D * sizeof(float));
     be->download(f->cls_b, dc_param(&c->params, c->classifier.b), (size_t)N * sizeof(float));
@@ -165,15 +172,17 @@ static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int 
         double s = f->loss == DC_CLIP_LINEAR ? f->cls_b[k] : 0.0;
         for (int q = 0; q < D; q++) s += (double)f->feat[(size_t)j * D + q] * w[q];
         if (s > best_s) best_s = s, best = k;
+        if (k < 2) s01[k] = s;
       }
       pred[start + j] = best;
+      if (score) score[start + j] = 1.0 / (1.0 + exp(-scale * (s01[1] - s01[0])));
     }
   }
 }
 
 static double accuracy(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, int *scratch) {
   if (n == 0) return NAN;
-  predict(f, c, idx, n, scratch);
+  predict(f, c, idx, n, scratch, NULL);
   int ok = 0;
   for (int i = 0; i < n; i++) ok += scratch[i] == lab[i];
   return (double)ok / n;
@@ -267,32 +276,45 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   return DC_OK;
 }
 
-/* Every rank predicts its share of n pixels; rank 0 receives all of them in pred. */
-static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, int *pred) {
+/* Every rank predicts its share of n pixels; rank 0 receives all of them in pred (and
+ * score, when not NULL: two classes). */
+static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, int *pred, double *score) {
   const struct dc_dist *d = f->d;
   int lo = (int)((long)n * d->rank / d->size), hi = (int)((long)n * (d->rank + 1) / d->size);
   int *mine = malloc((size_t)(hi - lo + 1) * sizeof *mine), *counts = malloc(2 * (size_t)d->size * sizeof *counts);
+  double *my_score = malloc((size_t)(hi - lo + 1) * sizeof *my_score);
   DC_CHECK_ALLOC(mine);
   DC_CHECK_ALLOC(counts);
-  if (hi > lo) predict(f, f->eval, idx + lo, hi - lo, mine);
+  DC_CHECK_ALLOC(my_score);
+  if (hi > lo) predict(f, f->eval, idx + lo, hi - lo, mine, score ? my_score : NULL);
   for (int r = 0; r < d->size; r++) {
     counts[r] = (int)((long)n * (r + 1) / d->size) - (int)((long)n * r / d->size);
     counts[d->size + r] = (int)((long)n * r / d->size);
   }
   int rc = MPI_Gatherv(mine, hi - lo, MPI_INT, pred, counts, counts + d->size, MPI_INT, 0, d->comm);
+  if (rc == MPI_SUCCESS && score)
+    rc = MPI_Gatherv(my_score, hi - lo, MPI_DOUBLE, score, counts, counts + d->size, MPI_DOUBLE, 0, d->comm);
   free(mine);
+  free(my_score);
   free(counts);
   return rc == MPI_SUCCESS ? DC_OK : DC_ERROR(DC_ERR_MPI, "gathering predictions failed");
 }
 
-static enum dc_status make_result(struct ft *f, const int *test_pred, const int *map_pred, struct dc_result *r) {
+static enum dc_status make_result(struct ft *f, const int *test_pred, const double *test_score, const int *map_pred,
+                                  struct dc_result *r) {
   const struct dc_scene *s = f->s;
   const struct dc_split *sp = &f->split;
   memset(r, 0, sizeof *r);
-  snprintf(r->dataset, sizeof r->dataset, "%.63s", f->cfg->data.name[0] ? f->cfg->data.name : s->name);
+  snprintf(r->dataset, sizeof r->dataset, "%.63s", f->cfg->data.name[0] ? f->cfg->data.name : dc_samples_name(&f->smp));
   r->shots = f->shots, r->run = f->run, r->n_classes = f->N;
-  snprintf(r->task, sizeof r->task, "classes");
-  for (int k = 0; k < f->N; k++) snprintf(r->class_names[k], sizeof r->class_names[k], "%s", s->class_names[k]);
+  snprintf(r->task, sizeof r->task, "%s", test_score ? "binary" : "classes");
+  for (int k = 0; k < f->N; k++) snprintf(r->class_names[k], sizeof r->class_names[k], "%s", f->class_names[k]);
+  if (test_score) { /* the exam's score: the positive class's probability, threshold 0.5 */
+    struct dc_binary_metrics bm;
+    DC_TRY(dc_binary_metrics(sp->test_lab, test_score, sp->n_test, 0.5, &bm));
+    r->accuracy = bm.accuracy, r->auc = bm.auc, r->sensitivity = bm.sensitivity, r->specificity = bm.specificity;
+    r->threshold = bm.threshold;
+  }
   r->confusion = calloc((size_t)f->N * f->N, sizeof *r->confusion);
   DC_CHECK_ALLOC(r->confusion);
   DC_TRY(dc_confusion_count(r->confusion, f->N, sp->test_lab, test_pred, sp->n_test));
@@ -308,7 +330,7 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const int 
   DC_CHECK_ALLOC(r->val_acc);
   memcpy(r->finetune_loss, f->epoch_loss, (size_t)f->n_epochs * sizeof(double));
   memcpy(r->val_acc, f->val_acc, (size_t)f->n_epochs * sizeof(double));
-  if (map_pred) {
+  if (map_pred && s) {
     size_t n = (size_t)s->height * s->width;
     r->height = s->height, r->width = s->width;
     r->prediction = malloc(n * sizeof *r->prediction);
@@ -352,24 +374,39 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   const struct dc_dist *d = f->d;
   const struct dc_config *cfg = f->cfg;
   const struct dc_scene *s = f->s;
-  if (cfg->data.protocol == DC_DATA_PROTOCOL_OFFICIAL)
+  const char *task_names[2], *task_desc[2];
+  int M = dc_samples_modalities(&f->smp), bands[DC_MAX_MODALITIES];
+  for (int m = 0; m < M && m < DC_MAX_MODALITIES; m++) bands[m] = dc_samples_bands(&f->smp, m);
+  if (!s) { /* exams: k shots per class from the train split, the test set is the valid split */
+    const struct dc_exams *x = f->smp.exams;
+    DC_TRY(dc_exams_task_classes((int)cfg->data.task, task_names, task_desc));
+    f->N = 2, f->class_names = task_names, f->class_desc = task_desc;
+    DC_TRY(dc_exams_split(x, (int)cfg->data.task, dc_exams_split_index(x, "train"), dc_exams_split_index(x, "valid"),
+                          f->shots, cfg->finetune.small_class_shots, (uint64_t)f->run, cfg->finetune.val_pixels,
+                          &f->split));
+  } else if (cfg->data.protocol == DC_DATA_PROTOCOL_OFFICIAL)
     DC_TRY(dc_split_official(s->train, s->test, s->height, s->width, s->n_classes, (uint64_t)f->run,
                              cfg->finetune.val_pixels, &f->split));
   else
     DC_TRY(dc_split_fewshot(s->train, s->test, s->height, s->width, s->n_classes, f->shots,
                             cfg->finetune.small_class_shots, (uint64_t)f->run, cfg->finetune.val_pixels, &f->split));
+  if (s) {
+    f->N = s->n_classes;
+    f->class_names = (const char *const *)s->class_names;
+    f->class_desc = (const char *const *)s->class_descriptions;
+  }
   if (f->split.n_train < 2 || f->split.n_test < 1)
     return DC_ERROR(DC_ERR_ARG, "run %d: %d training and %d test pixels; fine-tuning needs at least 2 and 1", f->run,
                     f->split.n_train, f->split.n_test);
   DC_TRY(make_prompts(f));
-  DC_TRY(dc_config_model(cfg, s->n_modalities, s->bands, dc_tokenizer_vocab_size(f->tok), &f->mcfg));
+  DC_TRY(dc_config_model(cfg, M, bands, dc_tokenizer_vocab_size(f->tok), &f->mcfg));
   f->loss = cfg->finetune.head == DC_FINETUNE_HEAD_LINEAR ? DC_CLIP_LINEAR
             : cfg->finetune.same_class_positives      ? DC_CLIP_CLASSWISE
                                                       : DC_CLIP_PAIRWISE;
   int Bt = cfg->finetune.batch < f->split.n_train ? cfg->finetune.batch : f->split.n_train;
   int EB = cfg->finetune.eval_batch, Bmax = Bt > EB ? Bt : EB, L = dc_cfg_tokens(&f->mcfg), D = f->mcfg.embed_dim;
-  for (int m = 0; m < s->n_modalities; m++) {
-    f->hx[m] = malloc((size_t)Bmax * L * s->bands[m] * sizeof(float));
+  for (int m = 0; m < M; m++) {
+    f->hx[m] = malloc((size_t)Bmax * L * bands[m] * sizeof(float));
     DC_CHECK_ALLOC(f->hx[m]);
   }
   f->ht = malloc((size_t)Bmax * sizeof(int)), f->hlab = malloc((size_t)Bmax * sizeof(int));
@@ -414,18 +451,20 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   be->upload(e->params.params, host, e->params.n_total * sizeof *host);
   be->upload(e->buffers.params, host + e->params.n_total, e->buffers.n_total * sizeof *host);
   free(host);
-  /* evaluation: the test pixels, then every pixel for the map */
+  /* evaluation: the test pixels (exams: with their scores), then every pixel for the map */
   t0 = dc_now_s();
-  size_t npix = (size_t)s->height * s->width;
+  size_t npix = s ? (size_t)s->height * s->width : 0;
   int *test_pred = malloc(((size_t)f->split.n_test + 1) * sizeof(int)), *map_pred = NULL, *all = NULL;
+  double *test_score = s ? NULL : malloc(((size_t)f->split.n_test + 1) * sizeof(double));
   DC_CHECK_ALLOC(test_pred);
-  DC_TRY(predict_sharded(f, f->split.test_idx, f->split.n_test, test_pred));
-  if (cfg->finetune.scene_map) {
+  if (!s) DC_CHECK_ALLOC(test_score);
+  DC_TRY(predict_sharded(f, f->split.test_idx, f->split.n_test, test_pred, test_score));
+  if (cfg->finetune.scene_map && s) {
     map_pred = malloc(npix * sizeof *map_pred), all = malloc(npix * sizeof *all);
     DC_CHECK_ALLOC(map_pred);
     DC_CHECK_ALLOC(all);
     for (size_t i = 0; i < npix; i++) all[i] = (int)i;
-    DC_TRY(predict_sharded(f, all, (int)npix, map_pred));
+    DC_TRY(predict_sharded(f, all, (int)npix, map_pred, NULL));
   }
   f->evaluate_s = dc_now_s() - t0;
   if (d->rank == 0 && dc_mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
@@ -433,11 +472,15 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   if (!f->from_ckpt) DC_TRY(save_model(f, dir));
   if (d->rank == 0) {
     struct dc_result r;
-    st = make_result(f, test_pred, map_pred, &r);
+    st = make_result(f, test_pred, test_score, map_pred, &r);
     char path[2100];
     snprintf(path, sizeof path, "%s/result.h5", dir);
     if (st == DC_OK) st = dc_result_write(path, &r);
-    if (st == DC_OK)
+    if (st == DC_OK && test_score)
+      dc_log(DC_LOG_INFO, "run %d, %d-shot, task %s: accuracy %.3f  AUC %.3f  sensitivity %.3f  specificity %.3f  (best "
+             "epoch %d, %s)", f->run, f->shots, f->class_names[1], r.accuracy, r.auc, r.sensitivity, r.specificity,
+             f->best_epoch + 1, path);
+    else if (st == DC_OK)
       dc_log(DC_LOG_INFO, "run %d, %d-shot: OA %.2f%%  AA %.2f%%  kappa %.2f%%  (best epoch %d, %s)", f->run, f->shots,
              100 * r.oa, 100 * r.aa, 100 * r.kappa, f->best_epoch + 1, path);
     if (st == DC_OK && res)
@@ -446,17 +489,18 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
       dc_result_free(&r);
   }
   free(test_pred);
+  free(test_score);
   free(map_pred);
   free(all);
   return dc_dist_agree(d, st);
 }
 
-static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene, int run,
+static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *smp, int run,
                           int shots, const char *pretrained, const char *from_ckpt, const char *dir,
                           struct dc_result *res) {
   struct ft f;
   memset(&f, 0, sizeof f);
-  f.d = d, f.cfg = cfg, f.s = scene, f.run = run, f.shots = shots, f.from_ckpt = from_ckpt;
+  f.d = d, f.cfg = cfg, f.smp = *smp, f.s = smp->scene, f.run = run, f.shots = shots, f.from_ckpt = from_ckpt;
   enum dc_status st = run_all(&f, pretrained, dir, res);
   if (f.train) dc_clip_free(f.train), free(f.train);
   if (f.eval) dc_clip_free(f.eval), free(f.eval);
@@ -471,14 +515,22 @@ static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, 
 
 enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
                                int run, int shots, const char *pretrained, const char *dir, struct dc_result *res) {
-  return one(d, cfg, scene, run, shots, pretrained, NULL, dir, res);
+  struct dc_samples smp = {.scene = scene};
+  return one(d, cfg, &smp, run, shots, pretrained, NULL, dir, res);
+}
+
+enum dc_status dc_finetune_samples_one(const struct dc_dist *d, const struct dc_config *cfg,
+                                       const struct dc_samples *samples, int run, int shots, const char *pretrained,
+                                       const char *dir, struct dc_result *res) {
+  return one(d, cfg, samples, run, shots, pretrained, NULL, dir, res);
 }
 
 enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
                                int run, int shots, const char *dir, struct dc_result *res) {
   char ckpt[2400];
   snprintf(ckpt, sizeof ckpt, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
-  return one(d, cfg, scene, run, shots, NULL, ckpt, dir, res);
+  struct dc_samples smp = {.scene = scene};
+  return one(d, cfg, &smp, run, shots, NULL, ckpt, dir, res);
 }
 
 enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct dc_config *cfg, char *path, size_t cap) {

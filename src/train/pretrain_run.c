@@ -1,5 +1,7 @@
 /* `diffclip pretrain` (see pretrain_run.h): run folder, corpus, the step loop with
- * checkpoints, signals, wall-time limit, divergence handling and progress output. */
+ * checkpoints, signals, wall-time limit, divergence handling and progress output. The
+ * samples are a scene's pixel centres or, for an exam store, the exams of its train split
+ * (data_source.h). */
 #include "diffclip/pretrain_run.h"
 
 #include <errno.h>
@@ -24,9 +26,9 @@ struct run {
   char dir[1024], ckpt_dir[1100];
   char cfg_hash[DC_SHA256_HEX];
   char *cfg_text;
-  struct dc_scene scene;
+  struct dc_data data;
   struct dc_model_config mcfg;
-  int *corpus; /* patch centres, row * W + col */
+  int *corpus; /* samples: patch centres row * W + col, or exam indices */
   long n_corpus;
   int *order; /* the current epoch's global order of the corpus */
   long order_epoch;
@@ -113,13 +115,21 @@ static enum dc_status prepare_dir(struct run *r) {
  * centres in this rank's band of rows. */
 static enum dc_status build_corpus(struct run *r) {
   const struct dc_config_data *dc = &r->cfg->data;
-  const struct dc_scene *s = &r->scene;
-  long n = (long)s->height * s->width, k = 0;
+  const struct dc_scene *s = &r->data.scene;
+  const struct dc_exams *x = r->data.samples.exams;
+  long n = x ? x->n_exams : (long)s->height * s->width, k = 0;
   r->corpus = malloc((size_t)n * sizeof *r->corpus);
   r->order = malloc((size_t)n * sizeof *r->order);
   DC_CHECK_ALLOC(r->corpus);
   DC_CHECK_ALLOC(r->order);
-  for (long i = 0; i < n; i++) {
+  int train = x ? dc_exams_split_index(x, "train") : -1;
+  if (x && train < 0) return DC_ERROR(DC_ERR_ARG, "%s: the exam store has no split named \"train\"", x->name);
+  for (long i = 0; x && i < n; i++) { /* exams: the train split only, sharded by exam for the local order */
+    if (x->split[i] != train) continue;
+    if (r->local_order && (i < r->band_lo || i >= r->band_hi)) continue;
+    r->corpus[k++] = (int)i;
+  }
+  for (long i = 0; !x && i < n; i++) {
     int row = (int)(i / s->width), col = (int)(i % s->width);
     if (row % dc->corpus_stride || col % dc->corpus_stride) continue;
     if (r->local_order && (row < r->band_lo || row >= r->band_hi)) continue;
@@ -161,17 +171,20 @@ static enum dc_status setup(struct run *r) {
   const struct dc_config *c = r->cfg;
   const struct dc_dist *d = r->d;
   DC_TRY(dc_dist_agree(d, prepare_dir(r)));
-  DC_TRY(dc_scene_from_config(d, c, &r->scene));
-  struct dc_scene *s = &r->scene;
-  DC_TRY(dc_config_model(c, s->n_modalities, s->bands, 3, &r->mcfg));
+  DC_TRY(dc_data_from_config(d, c, &r->data));
+  const struct dc_samples *s = &r->data.samples;
+  int M = dc_samples_modalities(s), bands[DC_MAX_MODALITIES];
+  for (int m = 0; m < M && m < DC_MAX_MODALITIES; m++) bands[m] = dc_samples_bands(s, m);
+  DC_TRY(dc_config_model(c, M, bands, 3, &r->mcfg));
   r->G = c->pretrain.global_batch;
   if (r->G % d->size != 0 || r->G / d->size < 2)
     return DC_ERROR(DC_ERR_ARG, "pretrain.global_batch = %d must be a multiple of the %d ranks with at least 2 per rank",
                     r->G, d->size);
   r->B = r->G / d->size;
   r->local_order = c->pretrain.data_order == DC_PRETRAIN_ORDER_LOCAL;
-  r->band_lo = (int)((long)s->height * d->rank / d->size);
-  r->band_hi = (int)((long)s->height * (d->rank + 1) / d->size);
+  long rows = s->exams ? s->exams->n_exams : s->scene->height; /* local order: rows, or exams */
+  r->band_lo = (int)(rows * d->rank / d->size);
+  r->band_hi = (int)(rows * (d->rank + 1) / d->size);
   DC_TRY(dc_dist_agree(d, build_corpus(r)));
   r->total_steps = (long)c->pretrain.epochs * r->steps_per_epoch;
   if (c->pretrain.max_steps > 0 && c->pretrain.max_steps < r->total_steps) r->total_steps = c->pretrain.max_steps;
@@ -196,8 +209,8 @@ static enum dc_status setup(struct run *r) {
   else
     DC_TRY(dc_lr_constant_init(&r->sched, c->pretrain.lr));
   int L = dc_cfg_tokens(&r->mcfg);
-  for (int m = 0; m < s->n_modalities; m++) {
-    r->x0[m] = malloc((size_t)r->B * L * s->bands[m] * sizeof(float));
+  for (int m = 0; m < M; m++) {
+    r->x0[m] = malloc((size_t)r->B * L * bands[m] * sizeof(float));
     DC_CHECK_ALLOC(r->x0[m]);
   }
   r->st = (struct dc_ckpt_state){.kind = "pretrain", .seed = (uint64_t)c->run.seed};
@@ -252,15 +265,13 @@ static enum dc_status load_batch(struct run *r, long step) {
   long e = step / r->steps_per_epoch, pos = step % r->steps_per_epoch;
   epoch_order(r, e);
   const int *centres = r->local_order ? r->order + pos * r->B : r->order + pos * r->G + (long)r->d->rank * r->B;
-  for (int m = 0; m < r->scene.n_modalities; m++)
-    dc_patch_cut_batch(r->x0[m], r->scene.cube[m], r->scene.height, r->scene.width, r->scene.bands[m],
-                       r->mcfg.window, centres, r->B);
+  for (int m = 0; m < r->mcfg.n_modalities; m++) dc_samples_cut(&r->data.samples, m, r->mcfg.window, centres, r->B, r->x0[m]);
   uint64_t first = (uint64_t)step * (uint64_t)r->G + (uint64_t)r->d->rank * (uint64_t)r->B;
   return dc_pretrain_prepare(r->p, (const float *const *)r->x0, (uint64_t)r->cfg->run.seed, first);
 }
 
 static void progress(struct run *r, long step, const float *terms, double gnorm, float lr, double rate, double left) {
-  int M = r->scene.n_modalities;
+  int M = r->mcfg.n_modalities;
   char masked[128] = "", visible[128] = "";
   for (int m = 0; m < M; m++) {
     size_t a = strlen(masked), b = strlen(visible);
@@ -281,12 +292,12 @@ static void progress(struct run *r, long step, const float *terms, double gnorm,
 static enum dc_status loop(struct run *r, int *exit_code) {
   const struct dc_config_pretrain *pc = &r->cfg->pretrain;
   const struct dc_backend *be = r->p->params.be;
-  int M = r->scene.n_modalities, bad_run = 0, rollbacks = 0;
+  int M = r->mcfg.n_modalities, bad_run = 0, rollbacks = 0;
   double t_start = dc_now_s(), t_mark = t_start, ckpt_cost = 0;
   long mark_step = r->st.step;
   *exit_code = 0;
-  dc_log(DC_LOG_INFO, "pretraining %s: %ld patch centres, %ld steps of %d (%d per rank x %d), %zu parameters",
-         r->scene.name, r->n_corpus, r->total_steps, r->G, r->B, r->d->size, r->p->params.n_trainable);
+  dc_log(DC_LOG_INFO, "pretraining %s: %ld %s, %ld steps of %d (%d per rank x %d), %zu parameters",
+         dc_samples_name(&r->data.samples), r->n_corpus, r->data.samples.exams ? "train exams" : "patch centres", r->total_steps, r->G, r->B, r->d->size, r->p->params.n_trainable);
   while (r->st.step < r->total_steps) {
     long step = r->st.step;
     DC_TRY(dc_dist_agree(r->d, load_batch(r, step)));
@@ -370,7 +381,7 @@ static void release(struct run *r) {
   free(r->order);
   free(r->cfg_text);
   if (r->metrics) fclose(r->metrics);
-  dc_scene_free(&r->scene);
+  dc_data_free(&r->data);
 }
 
 enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *cfg, int *exit_code) {
