@@ -80,15 +80,22 @@ static enum dc_status nccl_wait(struct dc_nccl *nc, cudaStream_t stream, const c
 static enum dc_status nccl_setup(const struct dc_dist *d, struct dc_nccl *nc) {
   nc->tried = 1;
   int ok = 1, ndev = 0;
-  const char *env = getenv("DIFFCLIP_NCCL");
-  if (env && strcmp(env, "0") == 0) ok = 0;
-  if (cudaGetDeviceCount(&ndev) != cudaSuccess || d->local_size > ndev) ok = 0;
+  const char *env = getenv("DIFFCLIP_NCCL"), *why = NULL;
+  if (cudaGetDeviceCount(&ndev) != cudaSuccess) {
+    cudaGetLastError();
+    ndev = 0;
+  }
+  if (env && strcmp(env, "0") == 0)
+    why = "DIFFCLIP_NCCL=0";
+  else if (ndev == 0)
+    why = "no GPU is visible";
+  else if (d->local_size > ndev)
+    why = "a node has more ranks than GPUs, and NCCL needs a GPU per rank";
+  ok = why == NULL;
   int all_ok = 0;
   DC_CHECK_MPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, d->comm));
   if (!all_ok) {
-    dc_log(DC_LOG_INFO, "gradients: staged through host memory and MPI (%s)",
-           env && strcmp(env, "0") == 0 ? "DIFFCLIP_NCCL=0"
-                                        : "a node has more ranks than GPUs, and NCCL needs a GPU per rank");
+    dc_log(DC_LOG_INFO, "gradients: staged through host memory and MPI (%s)", why ? why : "another rank cannot use NCCL");
     return DC_OK;
   }
   /* the id and rank 0's verdict on making it travel together */
