@@ -42,6 +42,8 @@ const struct dc_backend *dc_backend_cpu(void);
 enum dc_status dc_backend_cuda(int exact, const struct dc_backend **out);
 /* 1 when this build has CUDA and a GPU is visible (logs nothing; tests skip on 0). */
 int dc_backend_cuda_available(void);
+/* The GPUs this process sees (0 without CUDA in the build or without a GPU; logs nothing). */
+int dc_backend_cuda_device_count(void);
 /* A backend by name: "cpu"; "cuda" (TF32 GEMMs) or "cuda-fp32" (float32-exact GEMMs),
  * which fail with a message when not built or no GPU is visible; "auto" (or NULL): CUDA
  * when built and a GPU is visible, else the CPU. DC_ERR_ARG for an unknown name. */

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/config_opts.h"
+#include "cli/launch_checks.h"
 #include "diffclip/bench_run.h"
 
 static void bench_usage(FILE *f) {
@@ -32,6 +33,10 @@ int dc_cmd_bench(struct dc_dist *d, int argc, char **argv) {
     if (d->rank == 0) bench_usage(stderr);
     return DC_EXIT_USAGE;
   }
+  /* the bench configuration's backend decides the GPUs the launch checks count */
+  struct dc_config cfg;
+  if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
+  if (dc_cli_launch_checks(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
   if (dc_bench_run(d, co.file, co.sets, co.n_sets, &code) != DC_OK) return DC_EXIT_ERROR;
   return code;

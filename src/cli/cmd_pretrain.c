@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/config_opts.h"
+#include "cli/launch_checks.h"
 #include "diffclip/pretrain_run.h"
 
 static void pretrain_usage(FILE *f) {
@@ -39,9 +40,8 @@ int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv) {
   }
   struct dc_config cfg;
   if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
-  /* launcher, node-local ranks and the rank -> host -> device table; 0 devices: the CPU
-   * backend, whose ranks may share a node's cores */
-  if (dc_dist_launch_checks(d, 0, NULL) != DC_OK) return DC_EXIT_USAGE;
+  /* launcher, node-local ranks, GPUs per node and the rank -> host -> device table */
+  if (dc_cli_launch_checks(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
   if (dc_pretrain_run(d, &cfg, &code) != DC_OK) return DC_EXIT_ERROR;
   return code;

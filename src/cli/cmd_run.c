@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/config_opts.h"
+#include "cli/launch_checks.h"
 #include "diffclip/data_source.h"
 #include "diffclip/finetune_run.h"
 #include "diffclip/pretrain_run.h"
@@ -38,6 +39,7 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv) {
   }
   struct dc_config cfg;
   if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
+  if (dc_cli_launch_checks(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
   char pretrained[2100] = "";
   if (cfg.finetune.init == DC_FINETUNE_INIT_PRETRAINED) {

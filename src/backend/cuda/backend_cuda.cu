@@ -140,14 +140,16 @@ static void fill_table(struct dc_backend *t, int exact) {
   }
 }
 
-extern "C" int dc_backend_cuda_available(void) {
+extern "C" int dc_backend_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
     cudaGetLastError(); /* no driver or no device: not an error worth keeping */
     return 0;
   }
-  return n > 0;
+  return n;
 }
+
+extern "C" int dc_backend_cuda_available(void) { return dc_backend_cuda_device_count() > 0; }
 
 static enum dc_status init_context(void) {
   int n = 0;

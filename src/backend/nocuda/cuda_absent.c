@@ -4,6 +4,7 @@
 #include "diffclip/backend.h"
 
 int dc_backend_cuda_available(void) { return 0; }
+int dc_backend_cuda_device_count(void) { return 0; }
 
 enum dc_status dc_backend_cuda(int exact, const struct dc_backend **out) {
   (void)exact;
