@@ -14,6 +14,8 @@
 #include "diffclip/result.h"
 #include "diffclip/scene.h"
 
+struct dc_samples; /* diffclip/data_source.h */
+
 /* scene: loaded and normalised (dc_scene_from_config); pretrained: the stage-1 checkpoint
  * (ignored with finetune.init = "scratch"); dir: this run's folder; shots: k. Collective.
  * On rank 0, *res holds the result (free with dc_result_free); it may be NULL. */
@@ -23,7 +25,6 @@ enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *
 /* The same on any samples (data_source.h): for an exam store, the task data.task with k
  * shots per class from its train split, tested on its valid split; result task "binary"
  * (accuracy, AUC, sensitivity, specificity of the positive class's probability at 0.5). */
-struct dc_samples;
 enum dc_status dc_finetune_samples_one(const struct dc_dist *d, const struct dc_config *cfg,
                                        const struct dc_samples *samples, int run, int shots, const char *pretrained,
                                        const char *dir, struct dc_result *res);
@@ -35,8 +36,9 @@ enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *
 
 /* finetune.runs runs (first_run ..) at finetune.shots in <run.out_dir>/<run.name>/finetune/
  * shots_<k>/run_<r>: fine-tuned and evaluated, or (evaluate) re-evaluated; rank 0 logs the
- * mean and standard deviation of OA, AA and kappa. Collective. */
-enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+ * mean and standard deviation of OA, AA and kappa (exams: accuracy, AUC, sensitivity and
+ * specificity). Collective. */
+enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
                                 const char *pretrained, int evaluate);
 
 /* The stage-1 checkpoint fine-tuning starts from: finetune.checkpoint, or the newest valid

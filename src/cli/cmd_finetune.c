@@ -46,10 +46,10 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
   if (!evaluate && cfg.finetune.init == DC_FINETUNE_INIT_PRETRAINED &&
       dc_finetune_find_pretrained(d, &cfg, pretrained, sizeof pretrained) != DC_OK)
     return DC_EXIT_ERROR;
-  struct dc_scene scene;
-  if (dc_scene_from_config(d, &cfg, &scene) != DC_OK) return DC_EXIT_ERROR;
-  enum dc_status st = dc_finetune_runs(d, &cfg, &scene, pretrained, evaluate);
-  dc_scene_free(&scene);
+  struct dc_data data; /* a scene, or an exam store (MRNet) */
+  if (dc_data_from_config(d, &cfg, &data) != DC_OK) return DC_EXIT_ERROR;
+  enum dc_status st = dc_finetune_runs(d, &cfg, &data.samples, pretrained, evaluate);
+  dc_data_free(&data);
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
 }
 

@@ -421,8 +421,9 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   enum dc_status st = DC_OK;
   double t0 = dc_now_s();
   if (d->rank == 0) {
-    dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test pixels; loss %s",
+    dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test %s; loss %s",
            f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
+           s ? "pixels" : "exams",
            f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published");
     st = make_model(f, &f->train, Bt);
     if (st == DC_OK && f->from_ckpt) {
@@ -547,9 +548,10 @@ enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct
   return DC_OK;
 }
 
-enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
+enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
                                 const char *pretrained, int evaluate) {
-  double sum[3] = {0, 0, 0}, sq[3] = {0, 0, 0};
+  double sum[4] = {0, 0, 0, 0}, sq[4] = {0, 0, 0, 0};
+  int binary = samples->exams != NULL;
   int n = 0, k = cfg->finetune.shots;
   enum dc_status st = DC_OK;
   for (int i = 0; i < cfg->finetune.runs && st == DC_OK; i++) {
@@ -558,25 +560,34 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg->run.out_dir, cfg->run.name, k, run);
     struct dc_result r;
     memset(&r, 0, sizeof r);
-    st = evaluate ? dc_evaluate_one(d, cfg, scene, run, k, dir, &r)
-                  : dc_finetune_one(d, cfg, scene, run, k, pretrained, dir, &r);
+    char ckpt[2400];
+    snprintf(ckpt, sizeof ckpt, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
+    st = one(d, cfg, samples, run, k, pretrained, evaluate ? ckpt : NULL, dir, &r);
     if (st == DC_OK && d->rank == 0) {
-      double v[3] = {r.oa, r.aa, r.kappa};
-      for (int j = 0; j < 3; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
+      double v[4] = {r.oa, r.aa, r.kappa, 0};
+      if (binary) v[0] = r.accuracy, v[1] = r.auc, v[2] = r.sensitivity, v[3] = r.specificity;
+      for (int j = 0; j < 4; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
       n++;
       dc_result_free(&r);
     }
   }
   if (st == DC_OK && d->rank == 0 && n > 0) {
-    double m[3], sd[3];
-    for (int j = 0; j < 3; j++) {
+    double m[4], sd[4];
+    for (int j = 0; j < 4; j++) {
       m[j] = sum[j] / n;
       sd[j] = n > 1 ? sqrt(fmax(0.0, (sq[j] - n * m[j] * m[j]) / (n - 1))) : 0.0;
     }
-    dc_log(DC_LOG_INFO,
+    if (binary)
+      dc_log(DC_LOG_INFO,
+             "%d-shot over %d run(s), task %s: mean accuracy %.2f%% (+- %.2f), AUC %.3f (+- %.3f), sensitivity %.3f "
+             "(+- %.3f), specificity %.3f (+- %.3f); chance 50%%",
+             k, n, cfg->data.task == DC_DATA_TASK_ABNORMAL ? "abnormal" : cfg->data.task == DC_DATA_TASK_ACL ? "acl" : "meniscus",
+             100 * m[0], 100 * sd[0], m[1], sd[1], m[2], sd[2], m[3], sd[3]);
+    else
+      dc_log(DC_LOG_INFO,
            "%d-shot over %d run(s): mean overall accuracy %.2f%% (+- %.2f), average accuracy %.2f%% (+- %.2f), "
            "kappa %.2f%% (+- %.2f); chance %.2f%%",
-           k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2], 100.0 / scene->n_classes);
+           k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2], 100.0 / samples->scene->n_classes);
   }
   return st;
 }
