@@ -32,6 +32,13 @@ struct dc_backend {
   void (*rng_uniform)(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
   void (*rng_normal)(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
   int device_memory; /* 1: pointers are GPU memory, host code must upload and download */
+  /* Replays a fixed sequence of ops. The first call (*graph NULL) records what fn(ctx)
+   * enqueues as a CUDA graph, keeps it in *graph and launches it; later calls launch it
+   * again: the same ops on the same buffers, without the per-launch costs. fn must not wait
+   * for the device (download, dot, the BatchNorm sums) nor make the backend's scratch grow:
+   * run it once plainly first. The CPU backend just calls fn. graph_free releases *graph. */
+  enum dc_status (*graph_run)(void (*fn)(void *ctx), void *ctx, void **graph);
+  void (*graph_free)(void *graph);
   DC_OPS(DC_BACKEND_MEMBER, float)
 };
 

@@ -5,7 +5,8 @@
 #   3. a 2-rank pretraining smoke run on the GPU (NCCL when the machine has 2 GPUs, else the
 #      gradients go through host memory: NCCL refuses two ranks on one GPU) beside the same
 #      run on the CPU, final losses compared
-#   4. bench-speed on the GPU at batch 128 and 512 (TF32), and at 128 in float32-exact
+#   4. bench-speed on the GPU at batch 128 (with the inference batch also as one CUDA graph)
+#      and 512 in TF32, and at 128 in float32-exact
 # and writes summary.txt and logs.txt (every step's output, the libraries resolved) into
 # $OUT (the device tool's output folder: two files, well within what comes back) or
 # ./gpu_check_out. It needs nothing built on the GPU machine: run
@@ -116,7 +117,7 @@ step pretrain_2ranks_cpu 240 "${MPIRUN[@]}" -np 2 -x OMP_NUM_THREADS=4 "$B/bin/d
   --set 'run.backend="cpu"' --set 'run.name="cpu2"'
 
 BENCH=("${MPIRUN[@]}" -np 1 -x OMP_NUM_THREADS="$NCPU" "$B/bin/diffclip" bench-speed)
-step bench_tf32_b128 300 "${BENCH[@]}" --backend cuda --batch 128 --iters 20 --warmup 3
+step bench_tf32_b128 300 "${BENCH[@]}" --backend cuda --batch 128 --iters 20 --warmup 3 --graph
 step bench_tf32_b512 300 "${BENCH[@]}" --backend cuda --batch 512 --iters 10 --warmup 2
 step bench_fp32_b128 300 "${BENCH[@]}" --backend cuda-fp32 --batch 128 --iters 10 --warmup 2
 

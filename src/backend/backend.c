@@ -20,6 +20,12 @@ static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, sr
 static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 static void cpu_synchronize(void) {}
 static enum dc_status cpu_error(void) { return DC_OK; }
+static enum dc_status cpu_graph_run(void (*fn)(void *ctx), void *ctx, void **graph) {
+  (void)graph; /* nothing to record: the ops run as they are called */
+  fn(ctx);
+  return DC_OK;
+}
+static void cpu_graph_free(void *graph) { (void)graph; }
 
 #define DC_CPU_ENTRY(ret, name, args) .name = dc_cpu_f32_##name,
 
@@ -36,6 +42,8 @@ static const struct dc_backend cpu_backend = {
     .rng_uniform = dc_rng_fill_uniform,
     .rng_normal = dc_rng_fill_normal,
     .device_memory = 0,
+    .graph_run = cpu_graph_run,
+    .graph_free = cpu_graph_free,
     DC_OPS(DC_CPU_ENTRY, float)};
 
 const struct dc_backend *dc_backend_cpu(void) { return &cpu_backend; }

@@ -21,7 +21,7 @@
 #define HOUSTON_CLASSES 15
 
 struct bench_opts {
-  int batch, iters, warmup;
+  int batch, iters, warmup, graph;
   const char *backend;
 };
 
@@ -108,6 +108,8 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
   return DC_OK;
 }
 
+static void infer_batch(void *clip) { dc_clip_image_features(clip, 0); }
+
 /* Fine-tuning steps with Bt texts (Bt = B: published; Bt = classes: ours), then inference. */
 static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_model_config *cfg, int Bt,
                                  const char *label, int with_inference, const struct dc_backend *be) {
@@ -164,6 +166,21 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
     DC_TRY(be->error());
     report(be, "inference batch (image features)", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
            summarise(t, o->iters));
+    if (o->graph) {
+      /* the same batch as one replayed graph (recorded at the first call, after the plain
+       * runs above have sized every scratch buffer) */
+      void *graph = NULL;
+      for (int i = -1; i < o->iters; i++) {
+        double t0 = dc_cli_now();
+        DC_TRY(be->graph_run(infer_batch, c, &graph));
+        be->synchronize();
+        if (i >= 0) t[i] = dc_cli_now() - t0;
+      }
+      be->graph_free(graph);
+      DC_TRY(be->error());
+      report(be, "inference batch, one graph", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
+             summarise(t, o->iters));
+    }
   }
   free(t);
   dc_adam_free(&adam, be);
@@ -183,6 +200,7 @@ static void bench_usage(FILE *f) {
           "  --batch N    batch size (default 128)\n"
           "  --iters N    timed iterations; the median is reported (default 3)\n"
           "  --warmup N   untimed iterations first (default 1)\n"
+          "  --graph      also time the inference batch replayed as one CUDA graph\n"
           "  --help       this text\n");
 }
 
@@ -192,12 +210,14 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
                                            {"batch", required_argument, 0, 'b'},
                                            {"iters", required_argument, 0, 'i'},
                                            {"warmup", required_argument, 0, 'w'},
+                                           {"graph", no_argument, 0, 'g'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int ch, ok = 1;
   while (ok && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
       case 'k': o.backend = optarg; break;
+      case 'g': o.graph = 1; break;
       case 'b': ok = dc_cli_parse_int("bench-speed", "batch", optarg, 2, &o.batch); break;
       case 'i': ok = dc_cli_parse_int("bench-speed", "iters", optarg, 1, &o.iters); break;
       case 'w': ok = dc_cli_parse_int("bench-speed", "warmup", optarg, 0, &o.warmup); break;

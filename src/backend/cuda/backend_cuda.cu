@@ -35,9 +35,10 @@ static void *grow(void **buf, size_t *have, size_t bytes, const char *what) {
   if (bytes <= *have && *buf) return *buf;
   size_t want = bytes < 4096 ? 4096 : bytes + bytes / 4;
   if (*buf) {
-    /* no queued op may still read the old buffer */
+    /* no queued op may still read the old buffer, and a live CUDA graph holds its
+     * address: then it is kept (growth after a capture is rare and bounded) */
     DC_CUDA_CHECK(cudaStreamSynchronize(g_ctx.stream), (void)0);
-    DC_CUDA_CHECK(cudaFree(*buf), (void)0);
+    if (g_ctx.graphs == 0) DC_CUDA_CHECK(cudaFree(*buf), (void)0);
     *buf = NULL;
     *have = 0;
   }
@@ -101,7 +102,7 @@ static void cuda_synchronize(void) { DC_CUDA_CHECK(cudaStreamSynchronize(g_ctx.s
 
 /* The first error since the last call. Asynchronous kernel faults show up at the next
  * synchronising call, so look once more without waiting. */
-static enum dc_status cuda_error(void) {
+extern "C" enum dc_status dc_cuda_take_error(void) {
   cudaError_t e = cudaPeekAtLastError();
   if (e != cudaSuccess) {
     cudaGetLastError();
@@ -129,10 +130,12 @@ static void fill_table(struct dc_backend *t, int exact) {
   t->copy = cuda_copy;
   t->zero = cuda_zero;
   t->synchronize = cuda_synchronize;
-  t->error = cuda_error;
+  t->error = dc_cuda_take_error;
   t->rng_uniform = dc_cuda_rng_uniform;
   t->rng_normal = dc_cuda_rng_normal;
   t->device_memory = 1;
+  t->graph_run = dc_cuda_graph_run;
+  t->graph_free = dc_cuda_graph_free;
   if (exact) {
     t->gemm = dc_cuda_gemm_exact;
     t->linear_forward = dc_cuda_linear_forward_exact;

@@ -27,6 +27,7 @@ struct dc_cuda_ctx {
   void *scratch, *aux;
   size_t scratch_bytes, aux_bytes;
   size_t smem_optin; /* shared memory a block may opt in to (bytes) */
+  int graphs;        /* live CUDA graphs: they hold scratch pointers, so none is freed */
 };
 
 /* The context (valid once dc_backend_cuda succeeded). */
@@ -35,6 +36,8 @@ struct dc_cuda_ctx *dc_cuda_context(void);
  * it cannot grow). Reused by the next op: stream order keeps the uses apart. */
 void *dc_cuda_scratch(size_t bytes);
 void *dc_cuda_aux(size_t bytes);
+/* Returns the first failure since the last call and clears it (dc_backend.error). */
+enum dc_status dc_cuda_take_error(void);
 /* Records a failure (the first is kept for dc_backend.error) and logs it. */
 void dc_cuda_fail(enum dc_status s, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -49,6 +52,9 @@ void dc_cuda_linear_forward_exact(float *out, const float *inp, const float *wei
                                   int IC, int OC);
 void dc_cuda_linear_backward_exact(float *dinp, float *dweight, float *dbias, const float *dout,
                                    const float *inp, const float *weight, int N, int IC, int OC);
+/* CUDA graphs (dc_backend.graph_run / graph_free). */
+enum dc_status dc_cuda_graph_run(void (*fn)(void *ctx), void *ctx, void **graph);
+void dc_cuda_graph_free(void *graph);
 /* Philox fills (diffclip/rng.h on the device). */
 void dc_cuda_rng_uniform(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
 void dc_cuda_rng_normal(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first);
