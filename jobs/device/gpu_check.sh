@@ -2,9 +2,10 @@
 # The CUDA backend's checks in one call on a GPU machine (docs/performance.md, "GPU"):
 #   1. every CUDA op against the CPU reference (tests/test_cuda_ops.c)
 #   2. the golden test on the CPU, then on the GPU in float32-exact and TF32 mode
-#   3. a 2-rank pretraining smoke run on the GPU (NCCL when the machine has 2 GPUs, else the
-#      gradients go through host memory: NCCL refuses two ranks on one GPU) beside the same
-#      run on the CPU, final losses compared
+#   3. gradient averaging of GPU memory on 2 ranks (NCCL when the machine has 2 GPUs, else
+#      through host memory: NCCL refuses two ranks on one GPU), and a pretraining smoke run
+#      on the GPU (2 ranks with NCCL on 2 GPUs; 1 rank on 1 GPU, since the launch checks
+#      refuse more ranks than GPUs) beside the same run on the CPU, last losses compared
 #   4. bench-speed on the GPU at batch 128 (with the inference batch also as one CUDA graph)
 #      and 512 in TF32, and at 128 in float32-exact
 # and writes summary.txt and logs.txt (every step's output, the libraries resolved) into
@@ -111,10 +112,12 @@ step golden_cuda_tf32 120 env DIFFCLIP_BACKEND=cuda "$B/bin/test_golden"
 
 PRE=(pretrain --config "$ROOT/configs/experiments/demo.cfg" --set "run.out_dir=\"$WORK/runs\"" --set pretrain.max_steps=40
   --set pretrain.checkpoint_every=40)
-step pretrain_2ranks_gpu 240 "${MPIRUN[@]}" -np 2 -x OMP_NUM_THREADS=4 "$B/bin/diffclip" "${PRE[@]}" \
-  --set 'run.backend="cuda"' --set 'run.name="gpu2"'
-step pretrain_2ranks_cpu 240 "${MPIRUN[@]}" -np 2 -x OMP_NUM_THREADS=4 "$B/bin/diffclip" "${PRE[@]}" \
-  --set 'run.backend="cpu"' --set 'run.name="cpu2"'
+step gradavg_2ranks 120 "${MPIRUN[@]}" -np 2 "$B/bin/test_mpi_gradavg"
+NP=$((NGPU >= 2 ? 2 : 1))
+step pretrain_gpu 240 "${MPIRUN[@]}" -np $NP -x OMP_NUM_THREADS=4 "$B/bin/diffclip" "${PRE[@]}" \
+  --set 'run.backend="cuda"' --set 'run.name="gpu"'
+step pretrain_cpu 240 "${MPIRUN[@]}" -np $NP -x OMP_NUM_THREADS=4 "$B/bin/diffclip" "${PRE[@]}" \
+  --set 'run.backend="cpu"' --set 'run.name="cpu"'
 
 BENCH=("${MPIRUN[@]}" -np 1 -x OMP_NUM_THREADS="$NCPU" "$B/bin/diffclip" bench-speed)
 step bench_tf32_b128 300 "${BENCH[@]}" --backend cuda --batch 128 --iters 20 --warmup 3 --graph
@@ -128,17 +131,18 @@ for g in golden_cpu golden_cuda_fp32 golden_cuda_tf32; do
   grep -h -E 'max_rel_err=|skipped|above|could not' "$LOGS/$g.log" 2>/dev/null | tail -n 1 | sed "s/^/  $g: /" |
     tee -a "$SUMMARY"
 done
-for r in gpu2 cpu2; do
+grep -h -E 'gradients:|^test_mpi_gradavg' "$LOGS/gradavg_2ranks.log" 2>/dev/null | sed 's/^/  gradavg_2ranks: /' |
+  tee -a "$SUMMARY"
+for r in gpu cpu; do
   last=$(tail -n 1 "$WORK/runs/$r/metrics.jsonl" 2>/dev/null)
-  say "  pretrain $r last step: ${last:-none}"
+  say "  pretrain $r ($NP rank(s)) last step: ${last:-none}"
 done
-grep -h -E 'gradients:' "$LOGS/pretrain_2ranks_gpu.log" 2>/dev/null | head -n 1 | sed 's/^/  pretrain gpu2: /' | tee -a "$SUMMARY"
 for b in bench_tf32_b128 bench_tf32_b512 bench_fp32_b128; do
   grep -h -E 'samples/s|^bench-speed' "$LOGS/$b.log" 2>/dev/null | sed "s/^/  $b: /" | tee -a "$SUMMARY"
 done
 say ""
 say "gpu_check: $FAILED step(s) failed; every step's output in $RES/logs.txt"
-for f in environment cuda_ops golden_cpu golden_cuda_fp32 golden_cuda_tf32 pretrain_2ranks_gpu pretrain_2ranks_cpu \
+for f in environment cuda_ops golden_cpu golden_cuda_fp32 golden_cuda_tf32 gradavg_2ranks pretrain_gpu pretrain_cpu \
   bench_tf32_b128 bench_tf32_b512 bench_fp32_b128; do
   echo "==================== $f"
   cat "$LOGS/$f.log" 2>/dev/null

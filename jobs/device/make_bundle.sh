@@ -1,7 +1,8 @@
 #!/bin/sh
 # Packs, on the build machine, what jobs/device/gpu_check.sh needs on a GPU machine that
 # has the NVIDIA driver and the CUDA 13 libraries but not our Debian packages:
-#   - the executables: diffclip, tests/test_cuda_ops, tests/test_golden;
+#   - the executables: diffclip, tests/test_cuda_ops, tests/test_golden,
+#     tests/test_mpi_gradavg;
 #   - the shared libraries they load (ldd closure: Open MPI, parallel HDF5, OpenBLAS,
 #     libconfig, ...), except the C library's own and CUDA's (cuBLAS, NCCL), which the GPU
 #     machine brings in versions matching its driver;
@@ -19,7 +20,7 @@ ARCH=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 STAGE=$BUILD/gpu_bundle
 LIB=$STAGE/usr/lib/$ARCH
 
-for exe in diffclip tests/test_cuda_ops tests/test_golden; do
+for exe in diffclip tests/test_cuda_ops tests/test_golden tests/test_mpi_gradavg; do
   if [ ! -x "$BUILD/$exe" ]; then
     echo "make_bundle: $BUILD/$exe is missing: build it first (cmake --build $BUILD -j)" >&2
     exit 1
@@ -32,7 +33,8 @@ fi
 
 rm -rf "$STAGE" "$BUILD/gpu_bundle.tar.xz"
 mkdir -p "$STAGE/bin" "$STAGE/usr/bin" "$STAGE/usr/share" "$LIB"
-cp "$BUILD/diffclip" "$BUILD/tests/test_cuda_ops" "$BUILD/tests/test_golden" "$STAGE/bin/"
+cp "$BUILD/diffclip" "$BUILD/tests/test_cuda_ops" "$BUILD/tests/test_golden" "$BUILD/tests/test_mpi_gradavg" \
+  "$STAGE/bin/"
 
 # Open MPI as Debian installs it (prefix /usr), so OPAL_PREFIX can re-root every path.
 cp -a "/usr/lib/$ARCH/openmpi" "$LIB/"
