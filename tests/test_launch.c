@@ -7,16 +7,7 @@
 
 #include "diffclip/dist.h"
 
-static int g_fails = 0;
-#define EXPECT(cond, ...)                                  \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      g_fails++;                                           \
-    }                                                      \
-  } while (0)
+#include "expect.h"
 
 static struct dc_launch_env parse(char *const *envp) {
   struct dc_launch_env e;

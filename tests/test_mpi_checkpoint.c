@@ -9,16 +9,7 @@
 
 #include "diffclip/checkpoint.h"
 
-static int g_fails = 0;
-#define EXPECT(cond, ...)                              \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                    \
-      fputc('\n', stderr);                             \
-      g_fails++;                                       \
-    }                                                  \
-  } while (0)
+#include "expect.h"
 
 static void tiny_config(struct dc_model_config *c) {
   int bands[2] = {5, 2};

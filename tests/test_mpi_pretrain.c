@@ -25,16 +25,7 @@
 #include "diffclip/scene.h"
 #include "diffclip/synth.h"
 
-static int g_fails = 0;
-#define EXPECT(cond, ...)                                    \
-  do {                                                       \
-    if (!(cond)) {                                           \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-      fprintf(stderr, __VA_ARGS__);                          \
-      fputc('\n', stderr);                                   \
-      g_fails++;                                             \
-    }                                                        \
-  } while (0)
+#include "expect.h"
 
 static char g_dir[256];
 
