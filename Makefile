@@ -1,7 +1,7 @@
 # diffclip: the two commands of the quick start, and a few more.
 #   make run    installs what is missing, builds, runs the built-in demo on $(NP) MPI ranks
 #   make test   installs what is missing, builds, runs every test through ctest
-#   make bench  the CPU speed benchmark at the paper's sizes (not a test)
+#   make bench  the speed benchmark at the paper's sizes (GPU when one is present, else CPU; not a test)
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 NP ?= 2
