@@ -50,8 +50,17 @@ static inline const char *env_or(const char *name, const char *fallback) {
   return v && v[0] ? v : fallback;
 }
 
-/* The shared real data folder, or NULL (the caller prints the skip line). */
-static inline const char *test_data(void) { return env_or("DIFFCLIP_TEST_DATA", NULL); }
+/* The shared real data folder, or NULL (the caller prints the skip line) when
+ * DIFFCLIP_TEST_DATA is unset or does not name a folder. */
+static inline const char *test_data(void) {
+  const char *dir = env_or("DIFFCLIP_TEST_DATA", NULL);
+  struct stat st;
+  if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "note: DIFFCLIP_TEST_DATA=%s is not a folder: the real-data checks are skipped\n", dir);
+    return NULL;
+  }
+  return dir;
+}
 
 static inline void path_join(char *buf, size_t len, const char *a, const char *b) { snprintf(buf, len, "%s/%s", a, b); }
 
