@@ -4,6 +4,7 @@
  * different gradient each step; then the float kernel against the golden file's
  * torch.optim.Adam step on real parameters (/pretrain/params, grads, params_after_adam). */
 #include <hdf5.h>
+#include "diffclip/h5util.h"
 
 /* gradcheck.h defines static helpers that a given test may not use. */
 #pragma GCC diagnostic push
@@ -92,57 +93,32 @@ static void steps(size_t n, int decoupled) {
 
 /* ---- golden ---- */
 
-static int read_dataset(hid_t file, const char *name, double *buf, hssize_t *count) {
-  hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-  if (dset < 0) {
-    fprintf(stderr, "FAIL cannot open dataset %s\n", name);
-    return -1;
+/* Reads a dataset of the golden file into buf (at most 4096 values); its size goes to *n,
+ * which must match *n when *n >= 0. */
+static int read_dataset(hid_t file, const char *name, double *buf, hssize_t *n) {
+  struct dc_h5_array a;
+  if (dc_h5_read(file, name, 0, &a) != DC_OK) return -1;
+  int rc = (a.n > 4096 || (*n >= 0 && (hssize_t)a.n != *n)) ? -1 : 0;
+  if (rc) fprintf(stderr, "FAIL dataset %s: %zu elements\n", name, a.n);
+  else {
+    memcpy(buf, a.data, a.n * sizeof *buf);
+    *n = (hssize_t)a.n;
   }
-  int rc = -1;
-  hid_t space = H5Dget_space(dset);
-  if (space < 0) {
-    fprintf(stderr, "FAIL H5Dget_space(%s)\n", name);
-  } else {
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (n < 0 || (*count >= 0 && n != *count) || n > 4096)
-      fprintf(stderr, "FAIL dataset %s: %lld elements\n", name, (long long)n);
-    else if (H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-      fprintf(stderr, "FAIL H5Dread(%s)\n", name);
-    else {
-      *count = n;
-      rc = 0;
-    }
-    if (H5Sclose(space) < 0) rc = -1;
-  }
-  if (H5Dclose(dset) < 0) rc = -1;
-  return rc;
-}
-
-static int read_attr(hid_t file, const char *obj, const char *name, double *val) {
-  hid_t a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) {
-    fprintf(stderr, "FAIL cannot open attribute %s of %s\n", name, obj);
-    return -1;
-  }
-  int rc = H5Aread(a, H5T_NATIVE_DOUBLE, val) < 0 ? -1 : 0;
-  if (rc) fprintf(stderr, "FAIL H5Aread(%s)\n", name);
-  if (H5Aclose(a) < 0) rc = -1;
+  dc_h5_array_free(&a);
   return rc;
 }
 
 static int golden(const char *path) {
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) {
-    fprintf(stderr, "FAIL cannot open golden file %s\n", path);
-    return -1;
-  }
+  hid_t file;
+  if (dc_h5_open_read(path, &file) != DC_OK) return -1;
   double lr, wd, b1, b2, eps;
   int rc = 0;
-  rc |= read_attr(file, "/pretrain", "adam_lr", &lr);
-  rc |= read_attr(file, "/pretrain", "adam_weight_decay", &wd);
-  rc |= read_attr(file, "/pretrain", "adam_beta1", &b1);
-  rc |= read_attr(file, "/pretrain", "adam_beta2", &b2);
-  rc |= read_attr(file, "/pretrain", "adam_eps", &eps);
+  rc |= dc_h5_attr_double(file, "/pretrain", "adam_lr", &lr) != DC_OK;
+  rc |= dc_h5_attr_double(file, "/pretrain", "adam_weight_decay", &wd) != DC_OK;
+  rc |= dc_h5_attr_double(file, "/pretrain", "adam_beta1", &b1) != DC_OK;
+  rc |= dc_h5_attr_double(file, "/pretrain", "adam_beta2", &b2) != DC_OK;
+  rc |= dc_h5_attr_double(file, "/pretrain", "adam_eps", &eps) != DC_OK;
+  if (rc) rc = -1;
   if (rc == 0)
     printf("golden torch.optim.Adam step 1: lr %g wd %g betas %g %g eps %g\n", lr, wd, b1, b2, eps);
   static const char *const names[] = {"blocks.0.attn.qkv.weight", "cls_token", "cls_token_LIDAR"};

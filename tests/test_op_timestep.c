@@ -4,6 +4,7 @@
  * relative error norm of 1e-6, the double kernel to 1e-12. Without the variable the test
  * prints "skipped" and passes. */
 #include <hdf5.h>
+#include "diffclip/h5util.h"
 
 /* gradcheck.h defines static helpers that a given test may not use. */
 #pragma GCC diagnostic push
@@ -12,33 +13,6 @@
 #pragma GCC diagnostic pop
 
 enum { NT = 5, HALF = 128, DIM = 2 * HALF };
-
-/* Reads the whole dataset `name` (exactly `count` elements) as `mem_type`. Every handle
- * opened here is closed on every path; returns 0 on success. */
-static int read_dataset(hid_t file, const char *name, hid_t mem_type, void *buf, hssize_t count) {
-  hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-  if (dset < 0) {
-    fprintf(stderr, "FAIL cannot open dataset %s\n", name);
-    return -1;
-  }
-  int rc = -1;
-  hid_t space = H5Dget_space(dset);
-  if (space < 0) {
-    fprintf(stderr, "FAIL H5Dget_space(%s)\n", name);
-  } else {
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (n != count)
-      fprintf(stderr, "FAIL dataset %s has %lld elements, expected %lld\n", name, (long long)n,
-              (long long)count);
-    else if (H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-      fprintf(stderr, "FAIL H5Dread(%s)\n", name);
-    else
-      rc = 0;
-    if (H5Sclose(space) < 0) rc = -1;
-  }
-  if (H5Dclose(dset) < 0) rc = -1;
-  return rc;
-}
 
 static double rel_err_norm_f(const float *a, const double *ref, size_t n) {
   double num = 0, den = 0;
@@ -63,20 +37,27 @@ int main(void) {
     printf("test_op_timestep: DIFFCLIP_GOLDEN not set, skipped\n");
     return 0;
   }
-  long long t64[NT];
   static double ref[NT * DIM];
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) {
-    fprintf(stderr, "FAIL cannot open golden file %s\n", path);
-    return 1;
+  int t[NT];
+  hid_t file;
+  struct dc_h5_array ta = {0}, ra = {0};
+  if (dc_h5_open_read(path, &file) != DC_OK) return 1;
+  int rc = dc_h5_read(file, "/reference/t", 1, &ta) == DC_OK &&
+                   dc_h5_read(file, "/reference/timestep_freq_256", 0, &ra) == DC_OK
+               ? 0
+               : -1;
+  if (rc == 0 && (ta.n != NT || ra.n != NT * DIM)) {
+    fprintf(stderr, "FAIL reference tables have %zu and %zu values, expected %d and %d\n", ta.n, ra.n, NT, NT * DIM);
+    rc = -1;
   }
-  int rc = read_dataset(file, "/reference/t", H5T_NATIVE_LLONG, t64, NT);
-  if (rc == 0) rc = read_dataset(file, "/reference/timestep_freq_256", H5T_NATIVE_DOUBLE, ref, NT * DIM);
+  if (rc == 0) {
+    for (int i = 0; i < NT; i++) t[i] = (int)ta.ints[i];
+    memcpy(ref, ra.data, sizeof ref);
+  }
+  dc_h5_array_free(&ta);
+  dc_h5_array_free(&ra);
   if (H5Fclose(file) < 0) rc = -1;
   if (rc != 0) return 1;
-
-  int t[NT];
-  for (int i = 0; i < NT; i++) t[i] = (int)t64[i];
   printf("t = %d %d %d %d %d\n", t[0], t[1], t[2], t[3], t[4]);
 
   static float outf[NT * DIM];

@@ -24,6 +24,5 @@ int dc_cmd_report(struct dc_dist *d, int argc, char **argv);
 
 /* Parses a positive int option value; prints a usage error naming the option. */
 int dc_cli_parse_int(const char *verb, const char *option, const char *text, int min, int *out);
-double dc_cli_now(void); /* monotonic seconds */
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "diffclip/fsutil.h"
 #include "diffclip/rng.h"
 #include "diffclip/train.h"
 
@@ -88,13 +89,13 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
   double *t = malloc((size_t)o->iters * sizeof *t);
   DC_CHECK_ALLOC(t);
   for (int i = -o->warmup; i < o->iters; i++) {
-    double t0 = dc_cli_now();
+    double t0 = dc_now_s();
     DC_TRY(dc_pretrain_prepare(p, (const float *const *)x0, 1, (uint64_t)(i + o->warmup) * B));
     DC_TRY(dc_pretrain_forward(p));
     DC_TRY(dc_pretrain_backward(p));
     dc_adam_step(&adam, &p->params, 1e-4f);
     be->synchronize();
-    if (i >= 0) t[i] = dc_cli_now() - t0;
+    if (i >= 0) t[i] = dc_now_s() - t0;
   }
   DC_TRY(be->error());
   report(be, "pretraining step (fwd+bwd+Adam)", BENCH_PRETRAIN, B, 3 * dc_flops_pretrain_forward(cfg, B) / 1e9,
@@ -144,12 +145,12 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   double *t = malloc((size_t)o->iters * sizeof *t);
   DC_CHECK_ALLOC(t);
   for (int i = -o->warmup; i < o->iters; i++) {
-    double t0 = dc_cli_now();
+    double t0 = dc_now_s();
     DC_TRY(dc_clip_forward(c, 1));
     DC_TRY(dc_clip_backward(c));
     dc_adam_step(&adam, &c->params, 1e-4f);
     be->synchronize();
-    if (i >= 0) t[i] = dc_cli_now() - t0;
+    if (i >= 0) t[i] = dc_now_s() - t0;
   }
   DC_TRY(be->error());
   double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
@@ -158,10 +159,10 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
     /* inference: image features of a batch, eval-mode BatchNorm; the class prompts' text
      * features are computed once per run, not per batch */
     for (int i = -o->warmup; i < o->iters; i++) {
-      double t0 = dc_cli_now();
+      double t0 = dc_now_s();
       dc_clip_image_features(c, 0);
       be->synchronize();
-      if (i >= 0) t[i] = dc_cli_now() - t0;
+      if (i >= 0) t[i] = dc_now_s() - t0;
     }
     DC_TRY(be->error());
     report(be, "inference batch (image features)", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
@@ -171,10 +172,10 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
        * runs above have sized every scratch buffer) */
       void *graph = NULL;
       for (int i = -1; i < o->iters; i++) {
-        double t0 = dc_cli_now();
+        double t0 = dc_now_s();
         DC_TRY(be->graph_run(infer_batch, c, &graph));
         be->synchronize();
-        if (i >= 0) t[i] = dc_cli_now() - t0;
+        if (i >= 0) t[i] = dc_now_s() - t0;
       }
       be->graph_free(graph);
       DC_TRY(be->error());

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "diffclip/fsutil.h"
 #include "diffclip/synth.h"
 
 static void synth_usage(FILE *f) {
@@ -57,7 +58,7 @@ int dc_cmd_synth(struct dc_dist *d, int argc, char **argv) {
     return DC_EXIT_USAGE;
   }
   if (d->rank != 0) return DC_EXIT_OK;
-  double t0 = dc_cli_now();
+  double t0 = dc_now_s();
   struct dc_scene s;
   enum dc_status st = dc_synth_scene(preset, (uint64_t)seed, &s);
   if (st != DC_OK) return DC_EXIT_ERROR;
@@ -67,7 +68,7 @@ int dc_cmd_synth(struct dc_dist *d, int argc, char **argv) {
     for (size_t i = 0; i < (size_t)s.height * s.width; i++) n_train += s.train[i] != 0, n_test += s.test[i] != 0;
     printf("wrote %s: %s, %d x %d pixels, %s %d bands + %s %d band, %d classes, %zu train / %zu test pixels (%.1f s)\n",
            out, s.name, s.height, s.width, s.modality_names[0], s.bands[0], s.modality_names[1], s.bands[1],
-           s.n_classes, n_train, n_test, dc_cli_now() - t0);
+           s.n_classes, n_train, n_test, dc_now_s() - t0);
   }
   dc_scene_free(&s);
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
