@@ -6,11 +6,12 @@
  *  - resume falls back past a corrupt newest checkpoint;
  *  - a run folder holding another configuration's run is refused;
  *  - persistent non-finite losses: skipped steps, one rollback, then exit code 86;
- *  - the wall-time limit and a SIGTERM seen by rank 0 alone: every rank checkpoints and
+ *  - the wall-time limit and a SIGTERM seen by rank 0 alone (sent once 200 steps are logged): every rank checkpoints and
  *    returns 85 at the same step, and a rerun continues to the end and ends bit for bit
  *    where an uninterrupted run ends;
  *  - a 2-rank run resumed on 1 rank (re-sharded moments) continues on the same curve. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
@@ -28,6 +29,29 @@
 #include "expect.h"
 
 static char g_dir[256];
+
+/* Sends SIGTERM to this process once `path` (a metrics.jsonl) holds `lines` steps: the
+ * signal then arrives mid-run whatever the machine's speed (a fixed timer fired after a
+ * fast machine had already finished). */
+struct term_watch {
+  char path[600];
+  int lines;
+};
+static void *term_when_logged(void *arg) {
+  const struct term_watch *w = arg;
+  for (int tries = 0; tries < 60000; tries++) { /* 60 s at most */
+    FILE *f = fopen(w->path, "r");
+    int n = 0;
+    if (f) {
+      for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+      fclose(f);
+    }
+    if (n >= w->lines) break;
+    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+  }
+  kill(getpid(), SIGTERM);
+  return NULL;
+}
 
 /* A small configuration on the tiny scene; extra "key=value" overrides after it. */
 static enum dc_status config(struct dc_config *c, const char *name, int max_steps, const char *extra) {
@@ -171,24 +195,23 @@ int main(int argc, char **argv) {
   snprintf(a, sizeof a, "%s/runs/wall/ckpt", g_dir);
   EXPECT(dc_ckpt_find_resume(&d, a, found, sizeof found) == DC_OK && found[0], "a checkpoint after the wall-time stop");
 
-  /* 7. SIGTERM to rank 0 only, 0.3 s in: both ranks stop at the same step with 85 */
-  timer_t timer;
-  if (d.rank == 0) {
-    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGTERM};
-    struct itimerspec when = {.it_value = {.tv_sec = 0, .tv_nsec = 300000000}};
-    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0 || timer_settime(timer, 0, &when, NULL) != 0) abort();
-  }
+  /* 7. SIGTERM to rank 0 only, once 200 of 2000 steps are logged: both ranks stop at the same
+   * step with 85 */
+  pthread_t watcher;
+  struct term_watch watch = {.lines = 2}; /* logged every 100 steps: step 200 */
+  snprintf(watch.path, sizeof watch.path, "%s/runs/term/metrics.jsonl", g_dir);
+  if (d.rank == 0 && pthread_create(&watcher, NULL, term_when_logged, &watch) != 0) abort();
   /* checkpoints only at the stop and the end: per-step checkpoints would dominate the time */
   const char *quiet = "pretrain.checkpoint_every=100000;pretrain.log_every=100";
-  int code = run(&d, "term", 400, quiet), codes[2] = {code, -code};
+  int code = run(&d, "term", 2000, quiet), codes[2] = {code, -code};
   MPI_Allreduce(MPI_IN_PLACE, codes, 2, MPI_INT, MPI_MAX, d.comm);
   EXPECT(codes[0] == DC_EXIT_REQUEUE && -codes[1] == DC_EXIT_REQUEUE, "SIGTERM: every rank must return 85 (got %d..%d)",
          -codes[1], codes[0]);
-  if (d.rank == 0) timer_delete(timer);
-  EXPECT(run(&d, "term", 400, quiet) == 0, "the rerun after SIGTERM finishes");
-  EXPECT(run(&d, "term_whole", 400, quiet) == 0, "400 steps uninterrupted");
-  snprintf(a, sizeof a, "%s/runs/term/ckpt/ckpt_0000000400.h5", g_dir);
-  snprintf(b, sizeof b, "%s/runs/term_whole/ckpt/ckpt_0000000400.h5", g_dir);
+  if (d.rank == 0) pthread_join(watcher, NULL);
+  EXPECT(run(&d, "term", 2000, quiet) == 0, "the rerun after SIGTERM finishes");
+  EXPECT(run(&d, "term_whole", 2000, quiet) == 0, "2000 steps uninterrupted");
+  snprintf(a, sizeof a, "%s/runs/term/ckpt/ckpt_0000002000.h5", g_dir);
+  snprintf(b, sizeof b, "%s/runs/term_whole/ckpt/ckpt_0000002000.h5", g_dir);
   if (d.rank == 0) EXPECT(same_checkpoint(a, b), "killed by SIGTERM and resumed, the run differs from the uninterrupted one");
 
   int total = 0;
