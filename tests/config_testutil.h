@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diffclip/config.h"
+#include "diffclip/config/config.h"
 
 static int failures = 0;
 static inline void expect(int ok, const char *what) {

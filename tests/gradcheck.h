@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/ops.h"
+#include "diffclip/backend/ops.h"
 
 static uint64_t gc_state = 0x9e3779b97f4a7c15ULL;
 static int gc_failures = 0;

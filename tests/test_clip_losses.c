@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/train.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/train/train.h"
 
 static int g_fails = 0;
 

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/backend.h"
-#include "diffclip/rng.h"
+#include "diffclip/backend/backend.h"
+#include "diffclip/core/rng.h"
 
 #define TOL_FP32 1e-5
 #define TOL_TF32 2e-3

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/exams.h"
+#include "diffclip/data/exams.h"
 
 #define N_TRAIN 40
 #define N_VALID 12

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/h5util.h"
-#include "diffclip/model.h"
+#include "diffclip/io/h5util.h"
+#include "diffclip/model/model.h"
 
 #define TOLERANCE 1e-4
 #define TOLERANCE_TF32 1e-2

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 #include "expect.h"
 

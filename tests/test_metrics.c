@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "diffclip/metrics.h"
+#include "diffclip/train/metrics.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/checkpoint.h"
+#include "diffclip/io/checkpoint.h"
 
 #include "expect.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 int main(int argc, char **argv) {
   struct dc_dist d;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 static int check(const struct dc_dist *d, const struct dc_backend *be, const char *what) {
   enum { N = 300007 };

@@ -3,7 +3,7 @@
  * give each rank its own device, and the CPU backend (0 devices) takes none. */
 #include <stdio.h>
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 int main(int argc, char **argv) {
   struct dc_dist d;

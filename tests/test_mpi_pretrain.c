@@ -19,12 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/checkpoint.h"
-#include "diffclip/config.h"
-#include "diffclip/pretrain_run.h"
-#include "diffclip/train.h"
-#include "diffclip/scene.h"
-#include "diffclip/synth.h"
+#include "diffclip/io/checkpoint.h"
+#include "diffclip/config/config.h"
+#include "diffclip/train/pretrain_run.h"
+#include "diffclip/train/train.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/data/synth.h"
 
 #include "expect.h"
 

@@ -4,7 +4,7 @@
  * different gradient each step; then the float kernel against the golden file's
  * torch.optim.Adam step on real parameters (/pretrain/params, grads, params_after_adam). */
 #include <hdf5.h>
-#include "diffclip/h5util.h"
+#include "diffclip/io/h5util.h"
 
 /* gradcheck.h defines static helpers that a given test may not use. */
 #pragma GCC diagnostic push

@@ -4,7 +4,7 @@
  * relative error norm of 1e-6, the double kernel to 1e-12. Without the variable the test
  * prints "skipped" and passes. */
 #include <hdf5.h>
-#include "diffclip/h5util.h"
+#include "diffclip/io/h5util.h"
 
 /* gradcheck.h defines static helpers that a given test may not use. */
 #pragma GCC diagnostic push

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/patch.h"
-#include "diffclip/rng.h"
+#include "diffclip/data/patch.h"
+#include "diffclip/core/rng.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

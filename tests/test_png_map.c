@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/png_map.h"
+#include "diffclip/report/png_map.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

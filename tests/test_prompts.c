@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/prompts.h"
+#include "diffclip/text/prompts.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

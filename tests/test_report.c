@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diffclip/report.h"
-#include "diffclip/result.h"
-#include "io/textbuf.h"
+#include "diffclip/report/report.h"
+#include "diffclip/io/result.h"
+#include "report/textbuf.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/result.h"
+#include "diffclip/io/result.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

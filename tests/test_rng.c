@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
+#include "diffclip/core/rng.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

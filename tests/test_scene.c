@@ -14,8 +14,8 @@
 
 #include <hdf5.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/scene.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/data/scene.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "diffclip/schedule.h"
+#include "diffclip/train/schedule.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

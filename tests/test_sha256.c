@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/sha256.h"
+#include "diffclip/core/sha256.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

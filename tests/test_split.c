@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/split.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/data/split.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

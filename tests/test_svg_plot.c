@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/svg_plot.h"
+#include "diffclip/report/svg_plot.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/synth.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/data/synth.h"
 
 /* the documented band for the nearest-class-mean overall accuracy (docs/data.md) */
 #define NCM_LO 0.55

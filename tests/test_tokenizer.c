@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/tokenizer.h"
+#include "diffclip/text/tokenizer.h"
 
 static int failures = 0;
 static void expect(int ok, const char *what) {

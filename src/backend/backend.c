@@ -1,12 +1,12 @@
 /* Backend selection and the CPU backend's table. The CUDA backend's table lives in
  * src/backend/cuda/ (or, in a build without CUDA, src/backend/nocuda/ says why there is
  * none): CMake picks the file, so nothing here depends on how the program was built. */
-#include "diffclip/backend.h"
+#include "diffclip/backend/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
+#include "diffclip/core/rng.h"
 
 static void *cpu_alloc(size_t bytes) {
   /* 64-byte alignment for vector loads; calloc semantics (zero-filled). */

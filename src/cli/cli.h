@@ -3,7 +3,7 @@
 #ifndef DIFFCLIP_CLI_H
 #define DIFFCLIP_CLI_H
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 #define DC_EXIT_OK 0
 #define DC_EXIT_ERROR 1

@@ -4,7 +4,7 @@
 #include "cli/cli.h"
 #include "cli/config_opts.h"
 #include "cli/launch_checks.h"
-#include "diffclip/bench_run.h"
+#include "diffclip/train/bench_run.h"
 
 static void bench_usage(FILE *f) {
   fprintf(f,

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "diffclip/fsutil.h"
-#include "diffclip/rng.h"
-#include "diffclip/train.h"
+#include "diffclip/core/fsutil.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/train/train.h"
 
 #define HOUSTON_CLASSES 15
 

@@ -7,8 +7,8 @@
 
 #include "cli/cli.h"
 #include "cli/config_opts.h"
-#include "diffclip/data_source.h"
-#include "diffclip/finetune_run.h"
+#include "diffclip/train/data_source.h"
+#include "diffclip/train/finetune_run.h"
 
 static void usage(FILE *f, const char *verb) {
   fprintf(f,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "diffclip/scene.h"
+#include "diffclip/data/scene.h"
 
 static void info_usage(FILE *f) {
   fprintf(f,

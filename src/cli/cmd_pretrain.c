@@ -6,7 +6,7 @@
 #include "cli/cli.h"
 #include "cli/config_opts.h"
 #include "cli/launch_checks.h"
-#include "diffclip/pretrain_run.h"
+#include "diffclip/train/pretrain_run.h"
 
 static void pretrain_usage(FILE *f) {
   fprintf(f,

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "diffclip/report.h"
+#include "diffclip/report/report.h"
 
 static void report_usage(FILE *f) {
   fprintf(f,

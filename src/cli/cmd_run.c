@@ -7,9 +7,9 @@
 #include "cli/cli.h"
 #include "cli/config_opts.h"
 #include "cli/launch_checks.h"
-#include "diffclip/data_source.h"
-#include "diffclip/finetune_run.h"
-#include "diffclip/pretrain_run.h"
+#include "diffclip/train/data_source.h"
+#include "diffclip/train/finetune_run.h"
+#include "diffclip/train/pretrain_run.h"
 
 static void run_usage(FILE *f) {
   fprintf(f,

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "diffclip/fsutil.h"
-#include "diffclip/synth.h"
+#include "diffclip/core/fsutil.h"
+#include "diffclip/data/synth.h"
 
 static void synth_usage(FILE *f) {
   fprintf(f,

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "diffclip/checkpoint.h"
+#include "diffclip/io/checkpoint.h"
 
 int dc_cmd_verify(struct dc_dist *d, int argc, char **argv) {
   static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};

@@ -17,7 +17,7 @@
 
 #include <getopt.h>
 
-#include "diffclip/config.h"
+#include "diffclip/config/config.h"
 
 #define DC_CLI_OPT_CONFIG 0x4300 /* getopt_long values, outside any short-option letter */
 #define DC_CLI_OPT_SET 0x4301

@@ -3,8 +3,8 @@
 #ifndef DIFFCLIP_CLI_LAUNCH_CHECKS_H
 #define DIFFCLIP_CLI_LAUNCH_CHECKS_H
 
-#include "diffclip/config.h"
-#include "diffclip/dist.h"
+#include "diffclip/config/config.h"
+#include "diffclip/dist/dist.h"
 
 /* Every rank, after the configuration is loaded: the GPUs in play are those this process
  * sees when run.backend is "cuda" or "auto" (0 without CUDA or without a GPU, where "auto"

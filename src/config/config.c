@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/config_internal.h"
+#include "config/config_internal.h"
 
 static const void *cfield(const struct dc_config *cfg, const struct dc_config_key *k) {
   return (const char *)cfg + k->offset;

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/config_internal.h"
+#include "config/config_internal.h"
 
 #define MAX_DEPTH 16
 #define MAX_BYTES (4 << 20)

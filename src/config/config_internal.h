@@ -7,7 +7,7 @@
 #ifndef DIFFCLIP_IO_CONFIG_INTERNAL_H
 #define DIFFCLIP_IO_CONFIG_INTERNAL_H
 
-#include "diffclip/config.h"
+#include "diffclip/config/config.h"
 
 enum dc_status dc_config_put_int(struct dc_config *cfg, const struct dc_config_key *k, long long v, const char *where);
 enum dc_status dc_config_put_double(struct dc_config *cfg, const struct dc_config_key *k, double v,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/config_internal.h"
+#include "config/config_internal.h"
 
 static const char intro[] =
     "# Configuration reference\n"

@@ -9,7 +9,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "diffclip/config.h"
+#include "diffclip/config/config.h"
 
 #define FIELD(f, T) (offsetof(struct dc_config, f) + 0 * sizeof(_Generic(((struct dc_config *)0)->f, T: 0)))
 #define STRFIELD(f) \

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "io/config_internal.h"
+#include "config/config_internal.h"
 
 static void *field(struct dc_config *cfg, const struct dc_config_key *k) { return (char *)cfg + k->offset; }
 

@@ -1,5 +1,5 @@
 /* File-system and clock helpers (see fsutil.h). */
-#include "diffclip/fsutil.h"
+#include "diffclip/core/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>

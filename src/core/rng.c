@@ -1,7 +1,7 @@
 /* Bulk fills from the counter-based generator in diffclip/rng.h (host side). Each element
  * is a pure function of its global position, so the fill is split over OpenMP threads
  * freely and gives the same values for any thread or rank count. */
-#include "diffclip/rng.h"
+#include "diffclip/core/rng.h"
 
 /* Below this many values a parallel region costs more than the draws. */
 #define RNG_PAR_MIN 4096

@@ -1,7 +1,7 @@
 /* SHA-256 as specified in FIPS 180-4, section 6.2: 64-byte blocks, big-endian words,
  * the message padded with 0x80, zeros and its bit length. Written out plainly; it hashes
  * configurations and source files, never a hot loop. */
-#include "diffclip/sha256.h"
+#include "diffclip/core/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

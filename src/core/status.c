@@ -1,6 +1,6 @@
 /* Status names and the logger. Lines carry the rank; only rank 0 prints INFO unless all
  * ranks were asked to, while warnings and errors always print. */
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #include <stdio.h>
 #include <time.h>

@@ -1,6 +1,6 @@
 /* The exam store in the MPI program (see exams.h): area pooling, min-max normalisation,
  * the serial reader and the task split. Every HDF5 handle is closed on every path. */
-#include "diffclip/exams.h"
+#include "diffclip/data/exams.h"
 
 #include <hdf5.h>
 #include <math.h>

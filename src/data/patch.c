@@ -7,7 +7,7 @@
  * row y at band row y - row0. */
 #include <string.h>
 
-#include "diffclip/patch.h"
+#include "diffclip/data/patch.h"
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 

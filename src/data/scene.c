@@ -13,8 +13,8 @@
 
 #include <hdf5.h>
 
-#include "diffclip/h5util.h"
-#include "diffclip/scene.h"
+#include "diffclip/io/h5util.h"
+#include "diffclip/data/scene.h"
 
 #ifndef DIFFCLIP_VERSION
 #define DIFFCLIP_VERSION "unknown"

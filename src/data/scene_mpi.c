@@ -1,6 +1,6 @@
 /* Parallel scene loading (see scene_mpi.h): MPI-IO file access with collective metadata,
  * one row-band hyperslab per rank read collectively, then an all-gather of the bands. */
-#include "diffclip/scene_mpi.h"
+#include "diffclip/data/scene_mpi.h"
 
 #include <hdf5.h>
 #include <stdio.h>

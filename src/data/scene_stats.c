@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/scene.h"
+#include "diffclip/data/scene.h"
 
 enum dc_status dc_scene_alloc(struct dc_scene *s) {
   if (s->height <= 0 || s->width <= 0 || s->n_modalities < 1 || s->n_modalities > DC_SCENE_MAX_MODALITIES)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/split.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/data/split.h"
 
 enum { ROLE_NONE = 0, ROLE_TRAIN, ROLE_VAL, ROLE_TEST };
 

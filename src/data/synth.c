@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/synth.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/data/synth.h"
 #include "synth_presets.h"
 
 /* RNG streams: purpose << 8 | item; the layout attempt goes in the high bits. */

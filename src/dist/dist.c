@@ -1,7 +1,7 @@
 /* MPI context: init with thread support for OpenMP regions on the main thread, the
  * node-local rank (which picks the rank's GPU), gradient averaging (MPI on host memory;
  * NCCL, or staging through the host, on GPU memory) and agreed failure. */
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 #include <stdlib.h>
 

@@ -17,7 +17,7 @@
  *   PMI_SIZE, PMI_LOCAL_RANK   PMI launchers (MPICH's Hydra mpiexec, srun --mpi=pmi2);
  *   PMIX_RANK            any PMIx launcher (Open MPI 5's mpirun/prterun, srun --mpi=pmix);
  *   SLURM_STEP_NUM_TASKS the task count of an srun step. */
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Parallel-HDF5 checkpoints (see checkpoint.h): MPI-IO file access with collective
  * metadata, one collective transfer per dataset, the Adam moments written as one hyperslab
  * per rank, Fletcher32 on every dataset, temp name + rename + atomic `latest` pointer. */
-#include "diffclip/checkpoint.h"
+#include "diffclip/io/checkpoint.h"
 
 #include <dirent.h>
 #include <errno.h>

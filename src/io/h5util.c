@@ -1,5 +1,5 @@
 /* Checked HDF5 read helpers (see h5util.h). */
-#include "diffclip/h5util.h"
+#include "diffclip/io/h5util.h"
 
 #include <stdlib.h>
 #include <string.h>

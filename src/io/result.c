@@ -3,7 +3,7 @@
  * old file or the whole new one. The in-memory result is checked before any file exists;
  * the reader checks format, version, every shape and every range it relies on, and on a
  * failure leaves the struct zeroed with nothing leaked. */
-#include "diffclip/result.h"
+#include "diffclip/io/result.h"
 
 #include <errno.h>
 #include <hdf5.h>

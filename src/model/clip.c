@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/model.h"
+#include "diffclip/model/model.h"
 
 static enum dc_status register_text(struct dc_text_encoder *t, struct dc_registry *r,
                                     const struct dc_model_config *cfg) {

@@ -7,7 +7,7 @@
  * modalities' sequences are stacked as M*B sequences so the shared encoder runs once. */
 #include <stdio.h>
 
-#include "diffclip/model.h"
+#include "diffclip/model/model.h"
 
 const char *dc_modality_suffix(int m) {
   static const char *const suffix[DC_MAX_MODALITIES] = {"", "_LIDAR", "_M3", "_M4"};

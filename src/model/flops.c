@@ -1,7 +1,7 @@
 /* Matrix-multiply FLOP counts of the networks (2 per multiply-add; element-wise work is
  * not counted), so benchmarks report achieved GFLOP/s from the model, not from a guess.
  * A training step is counted as 3x its forward (backward = two GEMMs per forward GEMM). */
-#include "diffclip/model.h"
+#include "diffclip/model/model.h"
 
 static double stack_flops(int N, int T, int C, double hidden, int depth) {
   /* per block: qkv 3C^2, proj C^2, fc1 and fc2 C*hidden each; attention 2 T^2 C (q k^T and

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/train.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/model/model.h"
 
 static uint64_t name_hash(const char *s) { /* FNV-1a */
   uint64_t h = 1469598103934665603ULL;

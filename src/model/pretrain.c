@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/model.h"
+#include "diffclip/model/model.h"
 
 #define LOSS_W_MASKED 0.1f
 #define LOSS_W_VISIBLE 1.0f

@@ -2,7 +2,7 @@
  * model configuration defaults and checks. */
 #include <math.h>
 
-#include "diffclip/model.h"
+#include "diffclip/model/model.h"
 
 void dc_sincos_pos_embed(float *out, int D, int W) {
   /* Row (i, j) of the grid: [sin(j w), cos(j w), sin(i w), cos(i w)], each D/4 wide,

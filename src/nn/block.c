@@ -5,7 +5,7 @@
  * Shapes: x (B,T,C) = N rows of C; hidden = mlp_ratio * C. */
 #include <stdio.h>
 
-#include "diffclip/nn.h"
+#include "diffclip/nn/nn.h"
 
 enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, const char *prefix,
                                  enum dc_block_naming naming, int C, int NH, int hidden,

@@ -1,7 +1,7 @@
 /* Linear and layer-norm registration, and the linear layer's forward/backward. */
 #include <stdio.h>
 
-#include "diffclip/nn.h"
+#include "diffclip/nn/nn.h"
 
 enum dc_status dc_linear_register_named(struct dc_linear *l, struct dc_registry *r,
                                         const char *weight_name, const char *bias_name, int in,

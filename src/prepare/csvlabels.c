@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rawarray.h"
+#include "diffclip/prepare/rawarray.h"
 
 void dc_label_csv_free(struct dc_label_csv *c) {
   if (!c) return;

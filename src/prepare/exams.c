@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rawarray.h"
-#include "diffclip/resample.h"
-#include "diffclip/sha256.h"
+#include "diffclip/prepare/rawarray.h"
+#include "diffclip/prepare/resample.h"
+#include "diffclip/core/sha256.h"
 #include "prepare/exams.h"
 #include "prepare/prepare.h"
 

@@ -14,7 +14,7 @@
 
 #include <hdf5.h>
 
-#include "diffclip/manifest.h"
+#include "diffclip/prepare/manifest.h"
 
 #define DC_EXAMS_FORMAT "diffclip-exams"
 #define DC_EXAMS_VERSION 1

@@ -11,8 +11,8 @@
 
 #include <libconfig.h>
 
-#include "data/manifest_schema.h"
-#include "diffclip/sha256.h"
+#include "prepare/manifest_schema.h"
+#include "diffclip/core/sha256.h"
 
 /* ---- the generic checker ------------------------------------------------------------ */
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/manifest_schema.h"
+#include "prepare/manifest_schema.h"
 
 static const struct dc_key_spec exam_keys[] = {
     {"planes", DC_KT_STRING_ARRAY, 1}, {"slices", DC_KT_INT, 1},    {"height", DC_KT_INT, 1},

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/manifest_schema.h"
+#include "prepare/manifest_schema.h"
 
 static const struct dc_key_spec grid_keys[] = {{"height", DC_KT_INT, 1}, {"width", DC_KT_INT, 1}, {NULL, 0, 0}};
 static const struct dc_key_spec modality_keys[] = {

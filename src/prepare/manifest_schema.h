@@ -6,7 +6,7 @@
 
 #include <libconfig.h>
 
-#include "diffclip/manifest.h"
+#include "diffclip/prepare/manifest.h"
 
 enum dc_key_type { DC_KT_INT, DC_KT_STRING, DC_KT_BOOL, DC_KT_GROUP, DC_KT_LIST, DC_KT_INT_ARRAY, DC_KT_STRING_ARRAY };
 

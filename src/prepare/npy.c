@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/rawarray.h"
+#include "diffclip/prepare/rawarray.h"
 
 #define NPY_MAX_HEADER (1u << 20)
 

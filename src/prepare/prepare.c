@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "diffclip/scene.h"
-#include "diffclip/sha256.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/sha256.h"
 #include "prepare/prepare.h"
 #include "prepare/readers.h"
 

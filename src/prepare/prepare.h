@@ -4,8 +4,8 @@
 #ifndef DIFFCLIP_PREPARE_PREPARE_H
 #define DIFFCLIP_PREPARE_PREPARE_H
 
-#include "diffclip/manifest.h"
-#include "diffclip/rawarray.h"
+#include "diffclip/prepare/manifest.h"
+#include "diffclip/prepare/rawarray.h"
 
 struct dc_prepare_options {
   const char *manifest; /* data_manifests/<dataset>.cfg */

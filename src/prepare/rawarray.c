@@ -1,6 +1,6 @@
 /* The reader result type (rawarray.h): allocation, checked element conversion and the
  * column-major to row-major reordering shared by the NumPy, MATLAB and GDAL readers. */
-#include "diffclip/rawarray.h"
+#include "diffclip/prepare/rawarray.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #ifndef DIFFCLIP_PREPARE_READERS_H
 #define DIFFCLIP_PREPARE_READERS_H
 
-#include "diffclip/rawarray.h"
+#include "diffclip/prepare/rawarray.h"
 
 /* MATLAB v4/v5 (compressed or not) and v7.3 (HDF5) files through matio. `variable` is a
  * path: a top-level name, then any of ".field", "{k}" (cell or struct-array element k,

@@ -1,6 +1,6 @@
 /* Volume resampling (resample.h): separable index/weight tables per axis, then one pass
  * over the output. The tables keep the inner loop free of divisions. */
-#include "diffclip/resample.h"
+#include "diffclip/prepare/resample.h"
 
 #include <math.h>
 #include <stdlib.h>

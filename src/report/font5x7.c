@@ -1,6 +1,6 @@
 /* The 5x7 glyphs of printable ASCII, column by column (see font5x7.h): the classic
  * dot-matrix character-LCD shapes, written out by hand. */
-#include "io/font5x7.h"
+#include "report/font5x7.h"
 
 static const unsigned char glyphs[95][5] = {
     {0x00, 0x00, 0x00, 0x00, 0x00}, /* space */

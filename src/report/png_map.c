@@ -1,7 +1,7 @@
 /* PNG classification maps with a drawn legend (see png_map.h). The image is composed in
  * memory as 8-bit RGB and written with libpng's simplified API (no setjmp), to a
  * temporary name that is renamed at the end. */
-#include "diffclip/png_map.h"
+#include "diffclip/report/png_map.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/font5x7.h"
+#include "report/font5x7.h"
 
 #define FONT_SCALE 2                               /* legend glyphs are 10 x 14 pixels */
 #define ROW_H (DC_FONT_H * FONT_SCALE + 6)          /* one legend line */

@@ -2,7 +2,7 @@
  * <report_dir>.tmp.<pid> (maps and curves from report_load.c, tables from report_tables.c,
  * report.json from report_json.c), then swaps it into place; records the spec in the bench
  * folder so `diffclip report` can remake it. */
-#include "diffclip/report.h"
+#include "diffclip/report/report.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/report_internal.h"
+#include "report/report_internal.h"
 
 #define MAX_CSV (DC_REPORT_MAX_DATASETS + 8)
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/report_internal.h"
+#include "report/report_internal.h"
 
 enum rd_kind { RD_HEADING, RD_PARA, RD_ITEM, RD_TABLE, RD_IMAGE };
 

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "diffclip/report.h"
-#include "diffclip/result.h"
-#include "io/textbuf.h"
+#include "diffclip/report/report.h"
+#include "diffclip/io/result.h"
+#include "report/textbuf.h"
 
 /* Mean and population standard deviation (ddof 0, NumPy's np.std) over the runs whose value
  * is finite; n = 0: both NaN. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/report_internal.h"
+#include "report/report_internal.h"
 
 static void key(struct dc_text *t, const char *k) {
   dc_text_json_str(t, k);

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diffclip/png_map.h"
-#include "diffclip/svg_plot.h"
-#include "io/report_internal.h"
+#include "diffclip/report/png_map.h"
+#include "diffclip/report/svg_plot.h"
+#include "report/report_internal.h"
 
 struct rp_stat rp_stat_of(const double *v, int n) {
   struct rp_stat s = {NAN, NAN, 0};

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diffclip/report.h"
-#include "io/report_internal.h"
-#include "io/textbuf.h"
+#include "diffclip/report/report.h"
+#include "report/report_internal.h"
+#include "report/textbuf.h"
 
 /* One line of text: newlines and tabs become spaces. */
 static void put_kv(struct dc_text *t, const char *indent, const char *key, const char *value) {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/report_internal.h"
+#include "report/report_internal.h"
 
 /* ---- the paper's figures (spec/MODEL.md), in %; returned as fractions --------------- */
 

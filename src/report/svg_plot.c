@@ -1,15 +1,15 @@
 /* SVG line plots and the metrics.jsonl reader (see svg_plot.h). Axis ranges snap to
  * 1-2-5 tick steps (powers of ten on a log axis); series take the map palette's colours,
  * so the report reads the same everywhere. */
-#include "diffclip/svg_plot.h"
+#include "diffclip/report/svg_plot.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/png_map.h"
-#include "io/textbuf.h"
+#include "diffclip/report/png_map.h"
+#include "report/textbuf.h"
 
 #define ML 72 /* margins: left, right, top, bottom */
 #define MR 20

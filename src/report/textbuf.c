@@ -1,5 +1,5 @@
 /* Text buffer, atomic writes and base64 (see textbuf.h). */
-#include "io/textbuf.h"
+#include "report/textbuf.h"
 
 #include <errno.h>
 #include <math.h>

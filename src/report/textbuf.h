@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 struct dc_text {
   char *s; /* NUL-terminated; NULL until the first append */

@@ -1,5 +1,5 @@
 /* Class prompts: the published default template, the paper's p1-p5, by name. */
-#include "diffclip/prompts.h"
+#include "diffclip/text/prompts.h"
 
 #include <stdlib.h>
 #include <string.h>

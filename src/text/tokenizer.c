@@ -12,8 +12,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "data/tokenizer_impl.h"
-#include "data/tokenizer_text.h"
+#include "text/tokenizer_impl.h"
+#include "text/tokenizer_text.h"
 
 static const char k_sot[] = "<|startoftext|>";
 static const char k_eot[] = "<|endoftext|>";

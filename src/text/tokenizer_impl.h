@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffclip/tokenizer.h"
+#include "diffclip/text/tokenizer.h"
 
 struct dc_tokenizer {
   enum dc_vocab_kind kind;

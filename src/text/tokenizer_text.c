@@ -20,7 +20,7 @@
  *   number forms, circled numbers, full-width digits. Letters or numbers of other scripts
  *   are treated as punctuation: their pieces may then differ from CLIP's.
  * - Space: Python's str.isspace set (which includes U+001C..U+001F). */
-#include "data/tokenizer_text.h"
+#include "text/tokenizer_text.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 /* Decodes one code point of s[*i..n) and advances *i; returns 0 on malformed UTF-8
  * (overlong forms, surrogates, values above U+10FFFF, truncated sequences). */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/tokenizer_impl.h"
-#include "data/tokenizer_text.h"
+#include "text/tokenizer_impl.h"
+#include "text/tokenizer_text.h"
 
 static const char k_head_bpe[] = "diffclip-vocab clip-bpe 1";
 static const char k_head_words[] = "diffclip-vocab words 1";

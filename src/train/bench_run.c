@@ -1,5 +1,5 @@
 /* `diffclip bench` (see bench_run.h). */
-#include "diffclip/bench_run.h"
+#include "diffclip/train/bench_run.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "diffclip/data_source.h"
-#include "diffclip/fsutil.h"
-#include "diffclip/finetune_run.h"
-#include "diffclip/pretrain_run.h"
-#include "diffclip/report.h"
-#include "diffclip/result.h"
+#include "diffclip/train/data_source.h"
+#include "diffclip/core/fsutil.h"
+#include "diffclip/train/finetune_run.h"
+#include "diffclip/train/pretrain_run.h"
+#include "diffclip/report/report.h"
+#include "diffclip/io/result.h"
 
 #define DC_BENCH_MAX_RUNS 64 /* pretraining runs per entry with bench.pretrain = "per_run" */
 

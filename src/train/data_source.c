@@ -1,13 +1,13 @@
 /* The run's scene or exam store from its configuration, and the samples view (see
  * data_source.h). */
-#include "diffclip/data_source.h"
+#include "diffclip/train/data_source.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffclip/patch.h"
-#include "diffclip/scene_mpi.h"
-#include "diffclip/synth.h"
+#include "diffclip/data/patch.h"
+#include "diffclip/data/scene_mpi.h"
+#include "diffclip/data/synth.h"
 
 #define DC_SYNTH_TEXT(id, text) text,
 static const char *const synthetic_names[] = {DC_DATA_SYNTHETIC_CHOICES(DC_SYNTH_TEXT)};

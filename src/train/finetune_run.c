@@ -2,7 +2,7 @@
  * 0 with the best-validation epoch kept, then sharded evaluation and the result file. The
  * samples are a scene's pixels or an exam store's exams (data_source.h); an exam run is a
  * binary task scored by the positive class's probability. */
-#include "diffclip/finetune_run.h"
+#include "diffclip/train/finetune_run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,17 +12,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "diffclip/checkpoint.h"
-#include "diffclip/data_source.h"
-#include "diffclip/fsutil.h"
-#include "diffclip/metrics.h"
-#include "diffclip/patch.h"
-#include "diffclip/prompts.h"
-#include "diffclip/rng.h"
-#include "diffclip/schedule.h"
-#include "diffclip/split.h"
-#include "diffclip/tokenizer.h"
-#include "diffclip/train.h"
+#include "diffclip/io/checkpoint.h"
+#include "diffclip/train/data_source.h"
+#include "diffclip/core/fsutil.h"
+#include "diffclip/train/metrics.h"
+#include "diffclip/data/patch.h"
+#include "diffclip/text/prompts.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/train/schedule.h"
+#include "diffclip/data/split.h"
+#include "diffclip/text/tokenizer.h"
+#include "diffclip/train/train.h"
 
 struct ft {
   const struct dc_dist *d;

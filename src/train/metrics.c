@@ -1,5 +1,5 @@
 /* Confusion matrix, OA / AA / kappa, and the binary metrics with the rank-sum AUC. */
-#include "diffclip/metrics.h"
+#include "diffclip/train/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * checkpoints, signals, wall-time limit, divergence handling and progress output. The
  * samples are a scene's pixel centres or, for an exam store, the exams of its train split
  * (data_source.h). */
-#include "diffclip/pretrain_run.h"
+#include "diffclip/train/pretrain_run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "diffclip/checkpoint.h"
-#include "diffclip/data_source.h"
-#include "diffclip/fsutil.h"
-#include "diffclip/patch.h"
-#include "diffclip/rng.h"
-#include "diffclip/schedule.h"
-#include "diffclip/train.h"
+#include "diffclip/io/checkpoint.h"
+#include "diffclip/train/data_source.h"
+#include "diffclip/core/fsutil.h"
+#include "diffclip/data/patch.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/train/schedule.h"
+#include "diffclip/train/train.h"
 
 struct run {
   const struct dc_dist *d;

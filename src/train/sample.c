@@ -7,8 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "diffclip/rng.h"
-#include "diffclip/train.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/train/train.h"
 
 /* ids_keep = the first K of the stable ascending argsort of u; mask = 1 on the others. */
 static void keep_smallest(const float *u, int L, int K, int *ids_keep, float *mask) {

@@ -5,7 +5,7 @@
  * put one cycle off exactly at a restart (log(243) / log(3) = 4.999...). The cycle found
  * here is corrected against the integer cycle boundaries, so it always agrees with the
  * scheduler stepped one epoch at a time (T_cur += 1; restart when T_cur >= T_i). */
-#include "diffclip/schedule.h"
+#include "diffclip/train/schedule.h"
 
 #include <math.h>
 #include <string.h>

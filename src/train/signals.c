@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "diffclip/pretrain_run.h"
+#include "diffclip/train/pretrain_run.h"
 
 static volatile sig_atomic_t g_checkpoint = 0, g_stop = 0;
 

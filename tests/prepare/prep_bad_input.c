@@ -6,7 +6,7 @@
  * data, synthetic files of the same names, shapes and counts stand in. */
 #include "prep_util.h"
 
-#include "diffclip/scene.h"
+#include "diffclip/data/scene.h"
 
 enum { H = 166, W = 600 };
 

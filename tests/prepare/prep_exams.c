@@ -6,8 +6,8 @@
 
 #include <hdf5.h>
 
-#include "diffclip/rawarray.h"
-#include "diffclip/resample.h"
+#include "diffclip/prepare/rawarray.h"
+#include "diffclip/prepare/resample.h"
 
 static const char *const planes[] = {"sagittal", "coronal", "axial"};
 static const int slices[] = {5, 6, 7};

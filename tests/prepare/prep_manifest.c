@@ -6,8 +6,8 @@
 
 #include <ctype.h>
 
-#include "diffclip/manifest.h"
-#include "diffclip/sha256.h"
+#include "diffclip/prepare/manifest.h"
+#include "diffclip/core/sha256.h"
 #include "prepare/readers.h"
 
 /* Loads `text` as a manifest with stderr captured; returns the status and the message. */

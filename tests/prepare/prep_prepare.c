@@ -4,8 +4,8 @@
  * MPI command, on 2 ranks) running the serial program. */
 #include "prep_util.h"
 
-#include "diffclip/scene.h"
-#include "diffclip/sha256.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/sha256.h"
 
 enum { H = 12, W = 10, C = 5 };
 

@@ -2,8 +2,8 @@
  * malformed files), MRNet label CSVs, and volume resampling. */
 #include "prep_util.h"
 
-#include "diffclip/rawarray.h"
-#include "diffclip/resample.h"
+#include "diffclip/prepare/rawarray.h"
+#include "diffclip/prepare/resample.h"
 
 /* Logical value at (i, j, k) of the (2, 3, 4) test array. */
 static double expected(size_t i, size_t j, size_t k, char kind) {

@@ -3,8 +3,8 @@
  * label counts of the published splits, digests, and corrupt copies made here. */
 #include "prep_util.h"
 
-#include "diffclip/rawarray.h"
-#include "diffclip/sha256.h"
+#include "diffclip/prepare/rawarray.h"
+#include "diffclip/core/sha256.h"
 #include "prepare/readers.h"
 
 static const char *g_data;

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffclip/ops.h"
-#include "diffclip/status.h"
+#include "diffclip/backend/ops.h"
+#include "diffclip/core/status.h"
 
 #define DC_BACKEND_MEMBER(ret, name, args) ret(*name) args;
 

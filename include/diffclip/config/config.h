@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "diffclip/model.h"
-#include "diffclip/sha256.h"
-#include "diffclip/status.h"
+#include "diffclip/model/model.h"
+#include "diffclip/core/sha256.h"
+#include "diffclip/core/status.h"
 
 #define DC_CONFIG_STR 512      /* capacity of a string or path value, NUL included */
 #define DC_CONFIG_LIST 32      /* capacity of a list value */

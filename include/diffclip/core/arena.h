@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "diffclip/backend.h"
+#include "diffclip/backend/backend.h"
 
 struct dc_arena {
   char *base;  /* NULL while planning */

@@ -125,4 +125,14 @@ void dc_rng_fill_uniform(float *out, /* (n) */
 void dc_rng_fill_normal(float *out, /* (n) */
                         size_t n, uint64_t seed, uint64_t stream, uint64_t first);
 
+/* Randomness streams of the model and training: one per purpose so draws never overlap. */
+enum dc_stream {
+  DC_STREAM_TIMESTEP = 1,
+  DC_STREAM_NOISE = 16,  /* + modality */
+  DC_STREAM_MASK = 32,   /* + modality */
+  DC_STREAM_INIT = 64,
+  DC_STREAM_DATA = 128,
+  DC_STREAM_SHUFFLE = 256
+};
+
 #endif

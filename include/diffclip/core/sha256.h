@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_SHA256_BYTES 32
 #define DC_SHA256_HEX 65 /* 64 hex digits + NUL */

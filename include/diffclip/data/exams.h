@@ -20,8 +20,8 @@
 
 #include <stdint.h>
 
-#include "diffclip/split.h"
-#include "diffclip/status.h"
+#include "diffclip/data/split.h"
+#include "diffclip/core/status.h"
 
 #define DC_EXAMS_FORMAT_NAME "diffclip-exams"
 #define DC_EXAMS_MAX_PLANES 4

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "diffclip/scene.h"
-#include "diffclip/status.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/status.h"
 
 enum dc_norm {
   /* published: (x - min) / (max - min), one (min, max) per modality over the whole cube

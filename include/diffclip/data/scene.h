@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_SCENE_MAX_MODALITIES 4
 #define DC_SCENE_MAX_CLASSES 64

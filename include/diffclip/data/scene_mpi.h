@@ -7,8 +7,8 @@
 #ifndef DIFFCLIP_SCENE_MPI_H
 #define DIFFCLIP_SCENE_MPI_H
 
-#include "diffclip/dist.h"
-#include "diffclip/scene.h"
+#include "diffclip/dist/dist.h"
+#include "diffclip/data/scene.h"
 
 /* Reads `path` into s on every rank of d (collective). */
 enum dc_status dc_scene_load_parallel(const struct dc_dist *d, const char *path, struct dc_scene *s);

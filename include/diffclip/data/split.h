@@ -26,8 +26,8 @@
 
 #include <stdint.h>
 
-#include "diffclip/scene.h"
-#include "diffclip/status.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/status.h"
 
 #define DC_SPLIT_FALLBACK_SHOTS 15
 

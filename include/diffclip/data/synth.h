@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "diffclip/scene.h"
-#include "diffclip/status.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/status.h"
 
 /* The presets, by index (0 .. dc_synth_n_presets() - 1): "tiny", "demo", "trento-like". */
 int dc_synth_n_presets(void);

@@ -5,8 +5,8 @@
 
 #include <mpi.h>
 
-#include "diffclip/backend.h"
-#include "diffclip/nn.h"
+#include "diffclip/backend/backend.h"
+#include "diffclip/nn/nn.h"
 
 struct dc_dist {
   int rank, size;

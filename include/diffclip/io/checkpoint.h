@@ -21,9 +21,9 @@
 
 #include <stdint.h>
 
-#include "diffclip/dist.h"
-#include "diffclip/registry.h"
-#include "diffclip/train.h"
+#include "diffclip/dist/dist.h"
+#include "diffclip/model/registry.h"
+#include "diffclip/train/train.h"
 
 #define DC_CKPT_FORMAT "diffclip-checkpoint"
 #define DC_CKPT_VERSION 1

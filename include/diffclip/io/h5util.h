@@ -7,7 +7,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_H5_MAX_DIMS 8
 

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_RESULT_FORMAT "diffclip-result"
 #define DC_RESULT_VERSION 1

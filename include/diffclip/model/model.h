@@ -14,8 +14,10 @@
 #ifndef DIFFCLIP_MODEL_H
 #define DIFFCLIP_MODEL_H
 
-#include "diffclip/arena.h"
-#include "diffclip/nn.h"
+#include <stdint.h>
+
+#include "diffclip/core/arena.h"
+#include "diffclip/nn/nn.h"
 
 #define DC_MAX_MODALITIES 4
 #define DC_TIME_FREQ 256 /* width of the sinusoidal timestep features */
@@ -231,5 +233,15 @@ double dc_flops_text_forward(const struct dc_model_config *c, int Bt);
 void dc_sincos_pos_embed(float *out, int D, int W);
 /* Diffusion schedule: abar (T) for linear betas 1e-4..0.02, computed in double. */
 void dc_diffusion_abar(double *abar, int T);
+
+/* src/model/init.c */
+/* Initialises every tensor of a registry by its published rule (xavier-uniform linears,
+ * PyTorch-default 1x1 convolutions, N(0, 0.02) tokens, sin-cos position tables, CLIP's text
+ * initialisation, ...) from counter-based randomness keyed by (seed, tensor name). */
+enum dc_status dc_init_weights(struct dc_registry *params, struct dc_registry *buffers,
+                               const struct dc_model_config *cfg, uint64_t seed);
+/* Copies the image-encoder tensors and BatchNorm statistics of stage 1 into stage 2
+ * ("X" -> "visual.X"). Every stage-2 image tensor except visual.head must be found. */
+enum dc_status dc_clip_load_pretrained(struct dc_clip *c, const struct dc_pretrain *p);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "diffclip/backend.h"
+#include "diffclip/backend/backend.h"
 
 #define DC_NAME_MAX 96
 

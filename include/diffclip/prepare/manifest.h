@@ -9,8 +9,8 @@
 #ifndef DIFFCLIP_MANIFEST_H
 #define DIFFCLIP_MANIFEST_H
 
-#include "diffclip/scene.h"
-#include "diffclip/status.h"
+#include "diffclip/data/scene.h"
+#include "diffclip/core/status.h"
 
 #define DC_MANIFEST_VERSION 1
 #define DC_MANIFEST_MAX_VARIANTS 8

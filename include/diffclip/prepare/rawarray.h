@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_ARRAY_MAX_DIMS 8
 

@@ -7,7 +7,7 @@
 #ifndef DIFFCLIP_RESAMPLE_H
 #define DIFFCLIP_RESAMPLE_H
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 /* in (S, H, W) -> out (S2, H2, W2); sizes >= 1. DC_ERR_NOMEM only for very large sizes. */
 enum dc_status dc_resample_volume(const float *in, int S, int H, int W, float *out, int S2, int H2, int W2, int trilinear);

@@ -14,8 +14,8 @@
 
 #include <stdint.h>
 
-#include "diffclip/result.h"
-#include "diffclip/status.h"
+#include "diffclip/io/result.h"
+#include "diffclip/core/status.h"
 
 enum dc_map_kind { DC_MAP_PREDICTION = 0, DC_MAP_TRUTH, DC_MAP_ERRORS };
 

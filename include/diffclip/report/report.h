@@ -17,7 +17,7 @@
 #ifndef DIFFCLIP_REPORT_H
 #define DIFFCLIP_REPORT_H
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_REPORT_MAX_DATASETS 64
 #define DC_REPORT_MAX_SHOTS 16

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 struct dc_svg_series {
   const char *label;

@@ -12,7 +12,7 @@
 #ifndef DIFFCLIP_PROMPTS_H
 #define DIFFCLIP_PROMPTS_H
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 enum dc_prompt_template {
   DC_PROMPT_DEFAULT = 0,

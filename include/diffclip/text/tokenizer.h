@@ -19,7 +19,7 @@
 #ifndef DIFFCLIP_TOKENIZER_H
 #define DIFFCLIP_TOKENIZER_H
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 #define DC_CLIP_BPE_MERGES 48894 /* 49152 - 256 - 2: the merges CLIP reads (file lines 2..48895) */
 #define DC_CLIP_VOCAB 49408      /* 2*256 + DC_CLIP_BPE_MERGES + 2 */

@@ -8,8 +8,8 @@
 #ifndef DIFFCLIP_BENCH_RUN_H
 #define DIFFCLIP_BENCH_RUN_H
 
-#include "diffclip/config.h"
-#include "diffclip/dist.h"
+#include "diffclip/config/config.h"
+#include "diffclip/dist/dist.h"
 
 /* config_file: the bench configuration (for re-reading entries on top of it); sets: the
  * command line's --set overrides, applied to every entry. *exit_code as for pretraining

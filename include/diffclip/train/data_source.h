@@ -14,10 +14,10 @@
 #ifndef DIFFCLIP_DATA_SOURCE_H
 #define DIFFCLIP_DATA_SOURCE_H
 
-#include "diffclip/config.h"
-#include "diffclip/dist.h"
-#include "diffclip/exams.h"
-#include "diffclip/scene.h"
+#include "diffclip/config/config.h"
+#include "diffclip/dist/dist.h"
+#include "diffclip/data/exams.h"
+#include "diffclip/data/scene.h"
 
 enum dc_status dc_scene_from_config(const struct dc_dist *d, const struct dc_config *cfg, struct dc_scene *s);
 

@@ -9,10 +9,10 @@
 #ifndef DIFFCLIP_FINETUNE_RUN_H
 #define DIFFCLIP_FINETUNE_RUN_H
 
-#include "diffclip/config.h"
-#include "diffclip/dist.h"
-#include "diffclip/result.h"
-#include "diffclip/scene.h"
+#include "diffclip/config/config.h"
+#include "diffclip/dist/dist.h"
+#include "diffclip/io/result.h"
+#include "diffclip/data/scene.h"
 
 struct dc_samples; /* diffclip/data_source.h */
 

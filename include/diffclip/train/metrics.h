@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 /* Adds n (truth, prediction) pairs to confusion (n_classes, n_classes), rows = truth,
  * columns = prediction; it accumulates (ranks count their shard, then sum). A label

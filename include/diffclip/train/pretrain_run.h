@@ -16,8 +16,8 @@
 #ifndef DIFFCLIP_PRETRAIN_RUN_H
 #define DIFFCLIP_PRETRAIN_RUN_H
 
-#include "diffclip/config.h"
-#include "diffclip/dist.h"
+#include "diffclip/config/config.h"
+#include "diffclip/dist/dist.h"
 
 #define DC_EXIT_REQUEUE 85
 #define DC_EXIT_DIVERGED 86

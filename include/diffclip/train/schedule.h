@@ -12,7 +12,7 @@
 #ifndef DIFFCLIP_SCHEDULE_H
 #define DIFFCLIP_SCHEDULE_H
 
-#include "diffclip/status.h"
+#include "diffclip/core/status.h"
 
 enum dc_lr_kind { DC_LR_CONSTANT = 0, DC_LR_COSINE_WARM_RESTARTS, DC_LR_MULTISTEP };
 

@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-#include "diffclip/model.h"
+#include "diffclip/core/rng.h"
+#include "diffclip/model/model.h"
 
 struct dc_adam {
   float *m, *v; /* (n) backend memory */
@@ -20,25 +21,6 @@ enum dc_status dc_adam_init(struct dc_adam *o, const struct dc_registry *r, floa
 /* One step at learning rate lr over every trainable tensor. */
 void dc_adam_step(struct dc_adam *o, struct dc_registry *r, float lr);
 void dc_adam_free(struct dc_adam *o, const struct dc_backend *be);
-
-/* Initialises every tensor of a registry by its published rule (xavier-uniform linears,
- * PyTorch-default 1x1 convolutions, N(0, 0.02) tokens, sin-cos position tables, CLIP's text
- * initialisation, ...) from counter-based randomness keyed by (seed, tensor name). */
-enum dc_status dc_init_weights(struct dc_registry *params, struct dc_registry *buffers,
-                               const struct dc_model_config *cfg, uint64_t seed);
-/* Copies the image-encoder tensors and BatchNorm statistics of stage 1 into stage 2
- * ("X" -> "visual.X"). Every stage-2 image tensor except visual.head must be found. */
-enum dc_status dc_clip_load_pretrained(struct dc_clip *c, const struct dc_pretrain *p);
-
-/* Randomness streams (see rng.h): one per purpose so draws never overlap. */
-enum dc_stream {
-  DC_STREAM_TIMESTEP = 1,
-  DC_STREAM_NOISE = 16,  /* + modality */
-  DC_STREAM_MASK = 32,   /* + modality */
-  DC_STREAM_INIT = 64,
-  DC_STREAM_DATA = 128,
-  DC_STREAM_SHUFFLE = 256
-};
 
 /* Fills p->io for B samples whose global sample numbers are first .. first+B-1: copies
  * the clean patches x0[m] (host, (B*L, C_m)), draws t, noise and masks keyed by sample

@@ -6,7 +6,7 @@
 
 #include <tgmath.h>
 
-#include "diffclip/ops.h"
+#include "diffclip/backend/ops.h"
 
 #ifdef DC_REAL_F64
 typedef double real;

@@ -14,7 +14,7 @@
 extern "C" { /* the project's C headers: C linkage from CUDA files too */
 #endif
 
-#include "diffclip/backend.h"
+#include "diffclip/backend/backend.h"
 
 /* One per process: the device, the stream every op runs on, the cuBLAS handle (on that
  * stream, with its own workspace so a graph capture never allocates), and two growing

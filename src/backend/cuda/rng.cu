@@ -4,7 +4,7 @@
  * (src/core/rng.c). Uniforms match the host bit for bit; normals to the device libm's
  * accuracy (logf, sinf, cosf within a few ulp). */
 #include "backend/cuda/cuda_common.cuh"
-#include "diffclip/rng.h"
+#include "diffclip/core/rng.h"
 
 template <int NORMAL>
 __global__ void rng_fill_kernel(float *dst, size_t n, uint64_t seed, uint64_t stream, uint64_t first) {

@@ -1,7 +1,7 @@
 /* The CUDA backend's entry points in a build without CUDA (DIFFCLIP_CUDA=OFF, or no nvcc
  * found): CMake compiles this file instead of src/backend/cuda/, so a request for the
  * GPU gets a clear answer rather than a link error, and "auto" falls back to the CPU. */
-#include "diffclip/backend.h"
+#include "diffclip/backend/backend.h"
 
 int dc_backend_cuda_available(void) { return 0; }
 int dc_backend_cuda_device_count(void) { return 0; }

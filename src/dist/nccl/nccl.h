@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "diffclip/dist.h"
+#include "diffclip/dist/dist.h"
 
 /* The state behind d->nccl (NULL where NCCL is not built). */
 enum dc_status dc_nccl_create(struct dc_nccl **out);
