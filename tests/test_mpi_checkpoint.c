@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "diffclip/io/checkpoint.h"
+#include "diffclip/train/train.h"
 
 #include "expect.h"
 

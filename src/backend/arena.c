@@ -1,5 +1,5 @@
 /* Two-pass bump allocator (see arena.h). */
-#include "diffclip/core/arena.h"
+#include "diffclip/backend/arena.h"
 
 static void *take(struct dc_arena *a, size_t bytes) {
   size_t start = (a->used + 63) / 64 * 64;

@@ -1,5 +1,5 @@
 /* Adam / AdamW over a registry's flat trainable range: one kernel call per step. */
-#include "diffclip/train/train.h"
+#include "diffclip/nn/optim.h"
 
 enum dc_status dc_adam_init(struct dc_adam *o, const struct dc_registry *r, float lr, float weight_decay,
                             int decoupled) {

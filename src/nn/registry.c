@@ -1,5 +1,5 @@
 /* The parameter registry (see registry.h). */
-#include "diffclip/model/registry.h"
+#include "diffclip/nn/registry.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -22,8 +22,8 @@
 #include <stdint.h>
 
 #include "diffclip/dist/dist.h"
-#include "diffclip/model/registry.h"
-#include "diffclip/train/train.h"
+#include "diffclip/nn/registry.h"
+#include "diffclip/nn/optim.h"
 
 #define DC_CKPT_FORMAT "diffclip-checkpoint"
 #define DC_CKPT_VERSION 1

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "diffclip/core/arena.h"
+#include "diffclip/backend/arena.h"
 #include "diffclip/nn/nn.h"
 
 #define DC_MAX_MODALITIES 4

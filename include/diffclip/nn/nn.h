@@ -6,9 +6,9 @@
 #ifndef DIFFCLIP_NN_H
 #define DIFFCLIP_NN_H
 
-#include "diffclip/core/arena.h"
+#include "diffclip/backend/arena.h"
 #include "diffclip/backend/backend.h"
-#include "diffclip/model/registry.h"
+#include "diffclip/nn/registry.h"
 
 /* Sums small double vectors over the ranks of a data-parallel job, in place (for
  * synchronised BatchNorm statistics). `ranks` processes each hold an equal share of the
