@@ -7,10 +7,7 @@
 #include "diffclip/io/h5util.h"
 
 /* gradcheck.h defines static helpers that a given test may not use. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "gradcheck.h"
-#pragma GCC diagnostic pop
 
 /* Textbook Adam(W), written from the paper / the PyTorch docs, not from the kernel. */
 static void ref_adam(double *p, const double *g, double *m, double *v, size_t n, double lr,

@@ -2,10 +2,7 @@
  * 1, finite-difference gradient in double (dlogits assigned, scaled by dloss), stability on
  * huge logits, and float-vs-double agreement. */
 /* gradcheck.h defines static helpers that a given test may not use. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "gradcheck.h"
-#pragma GCC diagnostic pop
 
 static void expect(int ok, const char *what) {
   if (!ok) {

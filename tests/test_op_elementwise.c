@@ -3,10 +3,7 @@
  * differences in double for the broadcast add, float-vs-double agreement, and sizes above
  * the kernels' parallel threshold so the OpenMP paths run too. */
 /* gradcheck.h defines static helpers that a given test may not use. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "gradcheck.h"
-#pragma GCC diagnostic pop
 
 static void expect(int ok, const char *what) {
   if (!ok) {

@@ -3,10 +3,7 @@
  * passing out + C), finite-difference gradients in double (with dinp accumulated, dfill
  * accumulated, dinp of the scatter assigned), and float-vs-double agreement. */
 /* gradcheck.h defines static helpers that a given test may not use. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "gradcheck.h"
-#pragma GCC diagnostic pop
 
 static void expect(int ok, const char *what) {
   if (!ok) {

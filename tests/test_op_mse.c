@@ -2,10 +2,7 @@
  * w_m * masked + w_v * visible by finite differences in double (dpred assigned over
  * garbage), the empty-set cases, and float-vs-double agreement. */
 /* gradcheck.h defines static helpers that a given test may not use. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "gradcheck.h"
-#pragma GCC diagnostic pop
 
 static void expect(int ok, const char *what) {
   if (!ok) {

@@ -1,4 +1,4 @@
-/* Shared between the configuration's source files (src/io/config*.c); not a public API.
+/* Shared between the configuration's source files (src/config/config*.c); not a public API.
  *
  * Every value reaches the struct through the dc_config_put_* functions, whatever its
  * source (schema default, file, --set), so the range, choice and path rules live once.

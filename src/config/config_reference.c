@@ -11,7 +11,7 @@
 static const char intro[] =
     "# Configuration reference\n"
     "\n"
-    "<!-- Generated from src/io/config_schema.c by `diffclip config --reference`; do not edit.\n"
+    "<!-- Generated from src/config/config_schema.c by `diffclip config --reference`; do not edit.\n"
     "     The test config_reference_doc fails when this file and the schema disagree:\n"
     "     regenerate it with  build/diffclip config --reference > docs/config.md  -->\n"
     "\n"

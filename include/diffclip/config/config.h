@@ -1,6 +1,6 @@
 /* The run configuration: one typed struct, one schema table, libconfig files.
  *
- * Every key lives once in the schema (src/io/config_schema.c): its path ("pretrain.lr"), its
+ * Every key lives once in the schema (src/config/config_schema.c): its path ("pretrain.lr"), its
  * type, where it sits in struct dc_config, its default, its range or choices and one line of
  * documentation. Defaults, file loading, `--set` overrides, the resolved file, its SHA-256
  * and the Markdown reference (docs/config.md) are all derived from that table.

@@ -1,7 +1,7 @@
 /* What every raw-data reader returns: a dense array in C (row-major) order, converted to
  * float32 (cubes, volumes) or int32 (label rasters), with its logical shape.
  *
- * Readers (pure C, src/data/): NumPy .npy (npy.c), label CSVs (csvlabels.c).
+ * Readers (pure C, src/prepare/): NumPy .npy (npy.c), label CSVs (csvlabels.c).
  * Readers that need matio or GDAL live in src/prepare/ (the serial ingestion program),
  * because both libraries link the serial HDF5, which the MPI program must never load.
  * Every reader names the file, the variable or key and the expectation when it fails. */

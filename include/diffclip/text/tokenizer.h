@@ -10,7 +10,7 @@
  *   the prompts in byte-wise sorted order (ids 1..n), then start (V-2) and end (V-1).
  *
  * Both clean the text as CLIP does (lower case, whitespace collapsed and stripped; see
- * src/data/tokenizer_text.c for what of ftfy is done and which characters are classified).
+ * src/text/tokenizer_text.c for what of ftfy is done and which characters are classified).
  * Encoding is CLIP's tokenize(): [start] ids [end], zeros after, in a row of `ctx` ids. The
  * end token is the largest id, so it is also where the text encoder pools.
  *
