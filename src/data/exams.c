@@ -2,6 +2,8 @@
  * the serial reader and the task split. Every HDF5 handle is closed on every path. */
 #include "diffclip/data/exams.h"
 
+#include "diffclip/io/h5util.h"
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -71,45 +73,10 @@ void dc_exams_normalise(struct dc_exams *e) {
   }
 }
 
-static hid_t vstr_type(void) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
-static int attr_int(hid_t f, const char *name, int *v) {
-  if (H5Aexists(f, name) <= 0) return -1;
-  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-  herr_t rc = a >= 0 ? H5Aread(a, H5T_NATIVE_INT, v) : -1;
-  if (a >= 0) H5Aclose(a);
-  return rc < 0 ? -1 : 0;
-}
-
-/* A scalar string attribute into buf (empty when it is missing or not a string). */
-static void attr_str(hid_t f, const char *name, char *buf, size_t cap) {
-  buf[0] = '\0';
-  if (H5Aexists(f, name) <= 0) return;
-  hid_t a = H5Aopen(f, name, H5P_DEFAULT), ft = a >= 0 ? H5Aget_type(a) : -1, mt = -1;
-  if (ft >= 0 && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
-    char *v = NULL;
-    mt = vstr_type();
-    if (mt >= 0 && H5Aread(a, mt, &v) >= 0 && v) {
-      snprintf(buf, cap, "%s", v);
-      H5free_memory(v);
-    }
-  }
-  if (mt >= 0) H5Tclose(mt);
-  if (ft >= 0) H5Tclose(ft);
-  if (a >= 0) H5Aclose(a);
-}
-
 /* A 1-D dataset of n variable-length strings into rows of out (cap bytes each). */
 static enum dc_status strings(hid_t f, const char *path, const char *obj, int n, char *out, size_t cap) {
   char **buf = calloc((size_t)n + 1, sizeof *buf);
-  hid_t ds = H5Dopen2(f, obj, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1, mt = vstr_type();
+  hid_t ds = H5Dopen2(f, obj, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1, mt = dc_h5_vstr_type();
   int ok = buf && ds >= 0 && sp >= 0 && mt >= 0 && H5Sget_simple_extent_npoints(sp) == n &&
            H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
   for (int i = 0; ok && i < n; i++) {
@@ -136,10 +103,12 @@ int dc_exams_is_store(const char *path) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return 0;
-  char fmt[64];
-  attr_str(f, "format", fmt, sizeof fmt);
+  char fmt[64] = "";
+  /* a file of another kind may lack the attribute: not an error here */
+  int is = H5Aexists(f, "format") > 0 && dc_h5_get_attr_str(f, "/", "format", fmt, sizeof fmt, path) == DC_OK &&
+           strcmp(fmt, DC_EXAMS_FORMAT_NAME) == 0;
   H5Fclose(f);
-  return strcmp(fmt, DC_EXAMS_FORMAT_NAME) == 0;
+  return is;
 }
 
 /* Exams [lo, hi) of plane p: each (S, H, W) volume read by hyperslab and pooled. */
@@ -182,19 +151,17 @@ static enum dc_status read_plane(hid_t f, const char *path, struct dc_exams *e, 
 
 static enum dc_status read_all(hid_t f, const char *path, int window, int lo, int hi, struct dc_exams *e) {
   char fmt[64];
-  attr_str(f, "format", fmt, sizeof fmt);
+  DC_TRY(dc_h5_get_attr_str(f, "/", "format", fmt, sizeof fmt, path));
   if (strcmp(fmt, DC_EXAMS_FORMAT_NAME) != 0)
     return DC_ERROR(DC_ERR_ARG, "%s: not an exam store (format \"%s\", \"%s\" expected; made by `diffclip prepare` "
                                 "with a manifest of kind \"exams\")", path, fmt, DC_EXAMS_FORMAT_NAME);
   int version = 0;
   const char *keys[] = {"n_exams", "n_planes", "n_tasks", "slices", "height", "width"};
   int *vals[] = {&e->n_exams, &e->n_planes, &e->n_tasks, &e->slices, &e->height, &e->width};
-  if (attr_int(f, "format_version", &version) < 0 || version != 1)
-    return DC_ERROR(DC_ERR_ARG, "%s: exam store version %d, 1 expected", path, version);
-  for (int i = 0; i < 6; i++)
-    if (attr_int(f, keys[i], vals[i]) < 0 || *vals[i] < 1)
-      return DC_ERROR(DC_ERR_IO, "%s: attribute %s is missing or not positive", path, keys[i]);
-  attr_str(f, "name", e->name, sizeof e->name);
+  DC_TRY(dc_h5_get_attr_int(f, "/", "format_version", 0, 1 << 30, &version, path));
+  if (version != 1) return DC_ERROR(DC_ERR_ARG, "%s: exam store version %d, 1 expected", path, version);
+  for (int i = 0; i < 6; i++) DC_TRY(dc_h5_get_attr_int(f, "/", keys[i], 1, 1 << 30, vals[i], path));
+  DC_TRY(dc_h5_get_attr_str(f, "/", "name", e->name, sizeof e->name, path));
   if (e->n_planes > DC_EXAMS_MAX_PLANES || e->n_tasks > DC_EXAMS_MAX_TASKS)
     return DC_ERROR(DC_ERR_ARG, "%s: %d planes and %d tasks; at most %d and %d", path, e->n_planes, e->n_tasks,
                     DC_EXAMS_MAX_PLANES, DC_EXAMS_MAX_TASKS);

@@ -33,21 +33,6 @@ static double **stat_field(struct dc_band_stats *st, int f) {
   return fields[f];
 }
 
-static void close_id(hid_t id, herr_t (*fn)(hid_t)) {
-  if (id >= 0) fn(id);
-}
-
-/* A variable-length UTF-8 string type (the caller closes it). */
-static hid_t vstr_type(void) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t < 0) return -1;
-  if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -56,74 +41,6 @@ static char *dup_str(const char *s) {
 }
 
 /* ---- writing ---------------------------------------------------------------------- */
-
-/* Scalar attribute `name` on `loc` of type `type` (a string when value is a char *). */
-static enum dc_status put_attr(hid_t loc, const char *name, hid_t type, const void *value, const char *path,
-                               const char *obj) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = space >= 0 ? H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
-  close_id(a, H5Aclose);
-  close_id(space, H5Sclose);
-  if (rc < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute %s of %s", path, name, obj);
-  return DC_OK;
-}
-
-static enum dc_status put_attr_str(hid_t loc, const char *name, const char *value, const char *path, const char *obj) {
-  hid_t t = vstr_type();
-  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for %s of %s", path, name, obj);
-  enum dc_status st = put_attr(loc, name, t, &value, path, obj);
-  H5Tclose(t);
-  return st;
-}
-
-static enum dc_status put_attr_int(hid_t loc, const char *name, int value, const char *path, const char *obj) {
-  int32_t v = value;
-  return put_attr(loc, name, H5T_STD_I32LE, &v, path, obj);
-}
-
-static enum dc_status put_attr_double(hid_t loc, const char *name, double value, const char *path, const char *obj) {
-  return put_attr(loc, name, H5T_IEEE_F64LE, &value, path, obj);
-}
-
-/* Dataset `name` in `loc`; chunk != NULL makes it chunked with shuffle + deflate. */
-static enum dc_status put_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
-                                  const hsize_t *dims, const hsize_t *chunk, const void *data, const char *path,
-                                  const char *obj) {
-  enum dc_status st = DC_OK;
-  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
-  if (space < 0 || dcpl < 0) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot make the dataspace of %s", path, obj);
-    goto done;
-  }
-  if (chunk && (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0)) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot set chunking and compression of %s", path, obj);
-    goto done;
-  }
-  ds = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (ds < 0) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot create dataset %s", path, obj);
-    goto done;
-  }
-  hssize_t n = H5Sget_simple_extent_npoints(space);
-  if (n > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot write dataset %s (disk full?)", path, obj);
-done:
-  close_id(ds, H5Dclose);
-  close_id(dcpl, H5Pclose);
-  close_id(space, H5Sclose);
-  return st;
-}
-
-static enum dc_status put_strings(hid_t loc, const char *name, int n, const char *const *v, const char *path,
-                                  const char *obj) {
-  hid_t t = vstr_type();
-  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for %s", path, obj);
-  hsize_t dims[1] = {(hsize_t)n};
-  enum dc_status st = put_dataset(loc, name, t, t, 1, dims, NULL, v, path, obj);
-  H5Tclose(t);
-  return st;
-}
 
 static hid_t make_group(hid_t file, const char *name) { return H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); }
 
@@ -140,26 +57,26 @@ static enum dc_status write_modality(hid_t file, const char *path, const struct 
   rows = rows > (hsize_t)H ? (hsize_t)H : rows;
   hsize_t dims[3] = {(hsize_t)H, (hsize_t)W, (hsize_t)C}, chunk[3] = {rows, (hsize_t)W, (hsize_t)C};
   snprintf(obj, sizeof obj, "%s/cube", gname);
-  if ((st = put_dataset(g, "cube", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, chunk, s->cube[m], path, obj)) != DC_OK)
+  if ((st = dc_h5_put_dataset(g, "cube", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, chunk, DEFLATE_LEVEL, s->cube[m], path)) != DC_OK)
     goto done;
   cube = H5Dopen2(g, "cube", H5P_DEFAULT);
   if (cube < 0) {
     st = DC_ERROR(DC_ERR_HDF5, "%s: cannot reopen %s", path, obj);
     goto done;
   }
-  if ((st = put_attr_str(cube, "name", s->modality_names[m], path, obj)) != DC_OK) goto done;
-  if ((st = put_attr_int(cube, "bands", C, path, obj)) != DC_OK) goto done;
-  if ((st = put_attr_double(g, "global_min", s->global_min[m], path, gname)) != DC_OK) goto done;
-  if ((st = put_attr_double(g, "global_max", s->global_max[m], path, gname)) != DC_OK) goto done;
+  if ((st = dc_h5_put_attr_str(cube, "name", s->modality_names[m], path)) != DC_OK) goto done;
+  if ((st = dc_h5_put_attr_int(cube, "bands", C, path)) != DC_OK) goto done;
+  if ((st = dc_h5_put_attr_double(g, "global_min", s->global_min[m], path)) != DC_OK) goto done;
+  if ((st = dc_h5_put_attr_double(g, "global_max", s->global_max[m], path)) != DC_OK) goto done;
   for (int f = 0; f < 6; f++) {
     hsize_t n[1] = {(hsize_t)C};
     snprintf(obj, sizeof obj, "%s/%s", gname, stat_names[f]);
     const double *v = *stat_field((struct dc_band_stats *)&s->stats[m], f);
-    if ((st = put_dataset(g, stat_names[f], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, n, NULL, v, path, obj)) != DC_OK)
+    if ((st = dc_h5_put_dataset(g, stat_names[f], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, n, NULL, DEFLATE_LEVEL, v, path)) != DC_OK)
       goto done;
   }
 done:
-  close_id(cube, H5Dclose);
+  dc_h5_close(cube, H5Dclose);
   H5Gclose(g);
   return st;
 }
@@ -169,25 +86,25 @@ static enum dc_status write_groups(hid_t file, const char *path, const struct dc
   if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group /labels", path);
   hsize_t dims[2] = {(hsize_t)s->height, (hsize_t)s->width};
   hsize_t chunk[2] = {(hsize_t)(s->height < 64 ? s->height : 64), (hsize_t)s->width};
-  enum dc_status st = put_dataset(g, "train", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, chunk, s->train, path, "/labels/train");
+  enum dc_status st = dc_h5_put_dataset(g, "train", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, chunk, DEFLATE_LEVEL, s->train, path);
   if (st == DC_OK)
-    st = put_dataset(g, "test", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, chunk, s->test, path, "/labels/test");
+    st = dc_h5_put_dataset(g, "test", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, chunk, DEFLATE_LEVEL, s->test, path);
   H5Gclose(g);
   DC_TRY(st);
 
   if ((g = make_group(file, "/classes")) < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group /classes", path);
   const char *desc[DC_SCENE_MAX_CLASSES];
   for (int k = 0; k < s->n_classes; k++) desc[k] = s->class_descriptions[k] ? s->class_descriptions[k] : "";
-  st = put_strings(g, "names", s->n_classes, (const char *const *)s->class_names, path, "/classes/names");
-  if (st == DC_OK) st = put_strings(g, "descriptions", s->n_classes, desc, path, "/classes/descriptions");
+  st = dc_h5_put_strings(g, "names", s->n_classes, (const char *const *)s->class_names, path);
+  if (st == DC_OK) st = dc_h5_put_strings(g, "descriptions", s->n_classes, desc, path);
   H5Gclose(g);
   DC_TRY(st);
 
   if ((g = make_group(file, "/provenance")) < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group /provenance", path);
-  if (s->manifest) st = put_attr_str(g, "manifest", s->manifest, path, "/provenance");
-  if (st == DC_OK) st = put_attr_str(g, "manifest_sha256", s->manifest_sha256, path, "/provenance");
-  if (st == DC_OK) st = put_attr_str(g, "source", s->source, path, "/provenance");
-  if (st == DC_OK) st = put_strings(g, "files", s->n_files, (const char *const *)s->files, path, "/provenance/files");
+  if (s->manifest) st = dc_h5_put_attr_str(g, "manifest", s->manifest, path);
+  if (st == DC_OK) st = dc_h5_put_attr_str(g, "manifest_sha256", s->manifest_sha256, path);
+  if (st == DC_OK) st = dc_h5_put_attr_str(g, "source", s->source, path);
+  if (st == DC_OK) st = dc_h5_put_strings(g, "files", s->n_files, (const char *const *)s->files, path);
   H5Gclose(g);
   return st;
 }
@@ -197,15 +114,15 @@ static enum dc_status write_contents(hid_t file, const char *path, const struct 
   time_t now = time(NULL);
   struct tm tm;
   if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) snprintf(stamp, sizeof stamp, "unknown");
-  DC_TRY(put_attr_str(file, "format", DC_SCENE_FORMAT, path, "/"));
-  DC_TRY(put_attr_int(file, "format_version", DC_SCENE_VERSION, path, "/"));
-  DC_TRY(put_attr_str(file, "name", s->name, path, "/"));
-  DC_TRY(put_attr_int(file, "height", s->height, path, "/"));
-  DC_TRY(put_attr_int(file, "width", s->width, path, "/"));
-  DC_TRY(put_attr_int(file, "n_modalities", s->n_modalities, path, "/"));
-  DC_TRY(put_attr_int(file, "n_classes", s->n_classes, path, "/"));
-  DC_TRY(put_attr_str(file, "program_version", DIFFCLIP_VERSION, path, "/"));
-  DC_TRY(put_attr_str(file, "created_utc", stamp, path, "/"));
+  DC_TRY(dc_h5_put_attr_str(file, "format", DC_SCENE_FORMAT, path));
+  DC_TRY(dc_h5_put_attr_int(file, "format_version", DC_SCENE_VERSION, path));
+  DC_TRY(dc_h5_put_attr_str(file, "name", s->name, path));
+  DC_TRY(dc_h5_put_attr_int(file, "height", s->height, path));
+  DC_TRY(dc_h5_put_attr_int(file, "width", s->width, path));
+  DC_TRY(dc_h5_put_attr_int(file, "n_modalities", s->n_modalities, path));
+  DC_TRY(dc_h5_put_attr_int(file, "n_classes", s->n_classes, path));
+  DC_TRY(dc_h5_put_attr_str(file, "program_version", DIFFCLIP_VERSION, path));
+  DC_TRY(dc_h5_put_attr_str(file, "created_utc", stamp, path));
   for (int m = 0; m < s->n_modalities; m++) DC_TRY(write_modality(file, path, s, m));
   return write_groups(file, path, s);
 }
@@ -253,74 +170,6 @@ enum dc_status dc_scene_write(const char *path, const struct dc_scene *s) {
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-/* A scalar string attribute (variable or fixed length) as a malloc'd string. */
-static enum dc_status get_attr_str(hid_t file, const char *path, const char *object, const char *attr, char **out) {
-  *out = NULL;
-  if (H5Aexists_by_name(file, object, attr, H5P_DEFAULT) <= 0)
-    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is missing", path, attr, object);
-  enum dc_status st = DC_OK;
-  hid_t a = H5Aopen_by_name(file, object, attr, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t ftype = a >= 0 ? H5Aget_type(a) : -1, space = a >= 0 ? H5Aget_space(a) : -1, mtype = -1;
-  if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
-    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is not a string (one string expected)", path, attr, object);
-    goto done;
-  }
-  if (H5Tis_variable_str(ftype) > 0) {
-    char *v = NULL;
-    mtype = vstr_type();
-    if (mtype < 0 || H5Aread(a, mtype, &v) < 0) {
-      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, attr, object);
-      goto done;
-    }
-    *out = dup_str(v ? v : "");
-    if (v) H5free_memory(v);
-  } else {
-    size_t n = H5Tget_size(ftype);
-    *out = calloc(n + 1, 1);
-    mtype = H5Tcopy(ftype);
-    if (*out && (mtype < 0 || H5Aread(a, mtype, *out) < 0)) {
-      free(*out);
-      *out = NULL;
-      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, attr, object);
-      goto done;
-    }
-  }
-  if (!*out) st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for attribute %s of %s", path, attr, object);
-done:
-  close_id(mtype, H5Tclose);
-  close_id(space, H5Sclose);
-  close_id(ftype, H5Tclose);
-  close_id(a, H5Aclose);
-  return st;
-}
-
-/* A string attribute into a fixed buffer of `size` bytes. */
-static enum dc_status get_attr_fixed(hid_t file, const char *path, const char *object, const char *attr, char *dst,
-                                     size_t size) {
-  char *v;
-  DC_TRY(get_attr_str(file, path, object, attr, &v));
-  size_t n = strlen(v);
-  if (n >= size) {
-    free(v);
-    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s has %zu bytes, at most %zu expected", path, attr, object, n,
-                    size - 1);
-  }
-  memcpy(dst, v, n + 1);
-  free(v);
-  return DC_OK;
-}
-
-static enum dc_status get_attr_int(hid_t file, const char *path, const char *object, const char *attr, int lo, int hi,
-                                   int *out) {
-  double v;
-  DC_TRY(dc_h5_attr_double(file, object, attr, &v));
-  if (!(v >= lo && v <= hi) || v != (double)(int)v)
-    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is %g, an integer in %d..%d expected", path, attr, object, v,
-                    lo, hi);
-  *out = (int)v;
-  return DC_OK;
-}
-
 /* The shape of a dataset, checked against `want` (a -1 entry accepts any extent). */
 static enum dc_status check_shape(hid_t file, const char *path, const char *obj, int rank, const long *want,
                                   const char *dims_text, H5T_class_t cls) {
@@ -350,9 +199,9 @@ static enum dc_status check_shape(hid_t file, const char *path, const char *obj,
     st = DC_ERROR(DC_ERR_IO, "%s: %s has the wrong element type (%s expected)", path, obj,
                   cls == H5T_FLOAT ? "floating point" : cls == H5T_INTEGER ? "integer" : "string");
 done:
-  close_id(type, H5Tclose);
-  close_id(space, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(type, H5Tclose);
+  dc_h5_close(space, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   return st;
 }
 
@@ -363,7 +212,7 @@ static enum dc_status get_strings(hid_t file, const char *path, const char *obj,
   if (n == 0) return DC_OK;
   enum dc_status st = DC_OK;
   char **buf = calloc((size_t)n, sizeof *buf);
-  hid_t ds = H5Dopen2(file, obj, H5P_DEFAULT), mtype = vstr_type(), space = ds >= 0 ? H5Dget_space(ds) : -1;
+  hid_t ds = H5Dopen2(file, obj, H5P_DEFAULT), mtype = dc_h5_vstr_type(), space = ds >= 0 ? H5Dget_space(ds) : -1;
   if (!buf) {
     st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for %s", path, obj);
     goto done;
@@ -381,9 +230,9 @@ static enum dc_status get_strings(hid_t file, const char *path, const char *obj,
   }
 done:
   free(buf);
-  close_id(space, H5Sclose);
-  close_id(mtype, H5Tclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(space, H5Sclose);
+  dc_h5_close(mtype, H5Tclose);
+  dc_h5_close(ds, H5Dclose);
   return st;
 }
 
@@ -394,8 +243,8 @@ static enum dc_status read_modality(hid_t file, const char *path, struct dc_scen
   snprintf(g, sizeof g, "/modality_%d", m);
   snprintf(obj, sizeof obj, "%s/cube", g);
   if (!dc_h5_exists(file, g)) return DC_ERROR(DC_ERR_IO, "%s: group %s is missing (%d modalities declared)", path, g, s->n_modalities);
-  DC_TRY(get_attr_fixed(file, path, obj, "name", s->modality_names[m], sizeof s->modality_names[m]));
-  DC_TRY(get_attr_int(file, path, obj, "bands", 1, 1 << 20, &s->bands[m]));
+  DC_TRY(dc_h5_get_attr_str(file, obj, "name", s->modality_names[m], sizeof s->modality_names[m], path));
+  DC_TRY(dc_h5_get_attr_int(file, obj, "bands", 1, 1 << 20, &s->bands[m], path));
   long want[3] = {s->height, s->width, s->bands[m]};
   DC_TRY(check_shape(file, path, obj, 3, want, "(H, W, C)", H5T_FLOAT));
   DC_TRY(dc_h5_attr_double(file, g, "global_min", &s->global_min[m]));
@@ -440,38 +289,38 @@ static enum dc_status read_labels(hid_t file, const char *path, struct dc_scene 
 
 static enum dc_status read_contents(hid_t file, const char *path, struct dc_scene *s, int with_cubes) {
   char *format;
-  DC_TRY(get_attr_str(file, path, "/", "format", &format));
+  DC_TRY(dc_h5_get_attr_strdup(file, "/", "format", &format, path));
   int ok = strcmp(format, DC_SCENE_FORMAT) == 0;
   if (!ok) DC_ERROR(DC_ERR_IO, "%s: attribute format of / is \"%s\", \"%s\" expected", path, format, DC_SCENE_FORMAT);
   free(format);
   if (!ok) return DC_ERR_IO;
   int version = 0;
-  DC_TRY(get_attr_int(file, path, "/", "format_version", 0, 1 << 30, &version));
+  DC_TRY(dc_h5_get_attr_int(file, "/", "format_version", 0, 1 << 30, &version, path));
   if (version != DC_SCENE_VERSION)
     return DC_ERROR(DC_ERR_IO, "%s: attribute format_version of / is %d, this program reads version %d", path, version,
                     DC_SCENE_VERSION);
-  DC_TRY(get_attr_fixed(file, path, "/", "name", s->name, sizeof s->name));
-  DC_TRY(get_attr_int(file, path, "/", "height", 1, 1 << 30, &s->height));
-  DC_TRY(get_attr_int(file, path, "/", "width", 1, 1 << 30, &s->width));
-  DC_TRY(get_attr_int(file, path, "/", "n_modalities", 1, DC_SCENE_MAX_MODALITIES, &s->n_modalities));
-  DC_TRY(get_attr_int(file, path, "/", "n_classes", 1, DC_SCENE_MAX_CLASSES, &s->n_classes));
-  DC_TRY(get_attr_fixed(file, path, "/", "program_version", s->program_version, sizeof s->program_version));
-  DC_TRY(get_attr_fixed(file, path, "/", "created_utc", s->created_utc, sizeof s->created_utc));
+  DC_TRY(dc_h5_get_attr_str(file, "/", "name", s->name, sizeof s->name, path));
+  DC_TRY(dc_h5_get_attr_int(file, "/", "height", 1, 1 << 30, &s->height, path));
+  DC_TRY(dc_h5_get_attr_int(file, "/", "width", 1, 1 << 30, &s->width, path));
+  DC_TRY(dc_h5_get_attr_int(file, "/", "n_modalities", 1, DC_SCENE_MAX_MODALITIES, &s->n_modalities, path));
+  DC_TRY(dc_h5_get_attr_int(file, "/", "n_classes", 1, DC_SCENE_MAX_CLASSES, &s->n_classes, path));
+  DC_TRY(dc_h5_get_attr_str(file, "/", "program_version", s->program_version, sizeof s->program_version, path));
+  DC_TRY(dc_h5_get_attr_str(file, "/", "created_utc", s->created_utc, sizeof s->created_utc, path));
   for (int m = 0; m < s->n_modalities; m++) DC_TRY(read_modality(file, path, s, m, with_cubes));
   DC_TRY(read_labels(file, path, s, "/labels/train", &s->train));
   DC_TRY(read_labels(file, path, s, "/labels/test", &s->test));
   DC_TRY(get_strings(file, path, "/classes/names", s->n_classes, s->class_names));
   DC_TRY(get_strings(file, path, "/classes/descriptions", s->n_classes, s->class_descriptions));
   if (H5Aexists_by_name(file, "/provenance", "manifest", H5P_DEFAULT) > 0)
-    DC_TRY(get_attr_str(file, path, "/provenance", "manifest", &s->manifest));
-  DC_TRY(get_attr_fixed(file, path, "/provenance", "manifest_sha256", s->manifest_sha256, sizeof s->manifest_sha256));
-  DC_TRY(get_attr_fixed(file, path, "/provenance", "source", s->source, sizeof s->source));
+    DC_TRY(dc_h5_get_attr_strdup(file, "/provenance", "manifest", &s->manifest, path));
+  DC_TRY(dc_h5_get_attr_str(file, "/provenance", "manifest_sha256", s->manifest_sha256, sizeof s->manifest_sha256, path));
+  DC_TRY(dc_h5_get_attr_str(file, "/provenance", "source", s->source, sizeof s->source, path));
   long any[1] = {-1};
   DC_TRY(check_shape(file, path, "/provenance/files", 1, any, "(n)", H5T_STRING));
   hid_t ds = H5Dopen2(file, "/provenance/files", H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1;
   hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-  close_id(sp, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(sp, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   if (n < 0 || n > 1 << 20) return DC_ERROR(DC_ERR_IO, "%s: cannot read the length of /provenance/files", path);
   s->files = calloc((size_t)n + 1, sizeof *s->files);
   if (!s->files) return DC_ERROR(DC_ERR_NOMEM, "%s: no memory for /provenance/files", path);
@@ -514,9 +363,9 @@ static enum dc_status read_rows(hid_t file, const char *path, int m, int row0, i
     st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read rows %d..%d of %s (corrupt or truncated file?)", path, row0,
                   row0 + nrows - 1, obj);
 done:
-  close_id(mspace, H5Sclose);
-  close_id(fspace, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(mspace, H5Sclose);
+  dc_h5_close(fspace, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   return st;
 }
 

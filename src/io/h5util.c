@@ -1,6 +1,7 @@
 /* Checked HDF5 read helpers (see h5util.h). */
 #include "diffclip/io/h5util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,195 @@ void dc_h5_array_free(struct dc_h5_array *a) {
   free(a->data);
   free(a->ints);
   memset(a, 0, sizeof *a);
+}
+
+/* ---- writing ---------------------------------------------------------------------- */
+
+void dc_h5_close(hid_t id, herr_t (*close)(hid_t)) {
+  if (id >= 0) close(id);
+}
+
+hid_t dc_h5_vstr_type(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+
+/* The HDF5 path of an open object ("/" for the file), for messages. */
+static const char *name_of(hid_t loc, char *buf, size_t cap) {
+  ssize_t n = H5Iget_name(loc, buf, cap);
+  if (n <= 0) snprintf(buf, cap, "?");
+  return buf;
+}
+
+enum dc_status dc_h5_put_attr(hid_t loc, const char *name, hid_t type, const void *value, const char *path) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t a = space >= 0 ? H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
+  dc_h5_close(a, H5Aclose);
+  dc_h5_close(space, H5Sclose);
+  char obj[256];
+  if (rc < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute %s of %s", path, name, name_of(loc, obj, sizeof obj));
+  return DC_OK;
+}
+
+enum dc_status dc_h5_put_attr_str(hid_t loc, const char *name, const char *value, const char *path) {
+  hid_t t = dc_h5_vstr_type();
+  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for attribute %s", path, name);
+  enum dc_status st = dc_h5_put_attr(loc, name, t, &value, path);
+  H5Tclose(t);
+  return st;
+}
+
+enum dc_status dc_h5_put_attr_int(hid_t loc, const char *name, int value, const char *path) {
+  int32_t v = value;
+  return dc_h5_put_attr(loc, name, H5T_STD_I32LE, &v, path);
+}
+
+enum dc_status dc_h5_put_attr_double(hid_t loc, const char *name, double value, const char *path) {
+  return dc_h5_put_attr(loc, name, H5T_IEEE_F64LE, &value, path);
+}
+
+enum dc_status dc_h5_put_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                                 const hsize_t *dims, const hsize_t *chunk, int deflate, const void *data,
+                                 const char *path) {
+  enum dc_status st = DC_OK;
+  char obj[256];
+  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
+  if (space < 0 || dcpl < 0) {
+    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot make the dataspace of %s in %s", path, name, name_of(loc, obj, sizeof obj));
+    goto done;
+  }
+  if (chunk && (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, (unsigned)deflate) < 0)) {
+    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot set chunking and compression of %s", path, name);
+    goto done;
+  }
+  ds = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (ds < 0) {
+    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot create dataset %s in %s", path, name, name_of(loc, obj, sizeof obj));
+    goto done;
+  }
+  if (H5Sget_simple_extent_npoints(space) > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot write dataset %s (disk full?)", path, name_of(ds, obj, sizeof obj));
+done:
+  dc_h5_close(ds, H5Dclose);
+  dc_h5_close(dcpl, H5Pclose);
+  dc_h5_close(space, H5Sclose);
+  return st;
+}
+
+enum dc_status dc_h5_put_strings(hid_t loc, const char *name, int n, const char *const *v, const char *path) {
+  hid_t t = dc_h5_vstr_type();
+  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for %s", path, name);
+  hsize_t dims[1] = {(hsize_t)n};
+  enum dc_status st = dc_h5_put_dataset(loc, name, t, t, 1, dims, NULL, 0, v, path);
+  H5Tclose(t);
+  return st;
+}
+
+enum dc_status dc_h5_put_group(hid_t loc, const char *name, const char *path) {
+  hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group %s", path, name);
+  H5Gclose(g);
+  return DC_OK;
+}
+
+/* ---- reading attributes -------------------------------------------------------------- */
+
+static enum dc_status open_attr(hid_t loc, const char *obj, const char *name, hid_t *a, const char *path) {
+  *a = -1;
+  if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) <= 0)
+    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is missing", path, name, obj);
+  *a = H5Aopen_by_name(loc, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+  if (*a < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot open attribute %s of %s", path, name, obj);
+  return DC_OK;
+}
+
+enum dc_status dc_h5_get_attr_strdup(hid_t loc, const char *obj, const char *name, char **out, const char *path) {
+  *out = NULL;
+  hid_t a;
+  DC_TRY(open_attr(loc, obj, name, &a, path));
+  enum dc_status st = DC_OK;
+  hid_t ftype = H5Aget_type(a), space = H5Aget_space(a), mtype = -1;
+  if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
+    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is not a string (one string expected)", path, name, obj);
+    goto done;
+  }
+  /* the memory type is the file's own (same character set), so ASCII and UTF-8, fixed and
+   * variable length all read without a conversion */
+  mtype = H5Tcopy(ftype);
+  if (H5Tis_variable_str(ftype) > 0) {
+    char *v = NULL;
+    if (mtype < 0 || H5Aread(a, mtype, &v) < 0) {
+      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, name, obj);
+      goto done;
+    }
+    size_t n = v ? strlen(v) : 0;
+    *out = malloc(n + 1);
+    if (*out) {
+      if (n) memcpy(*out, v, n);
+      (*out)[n] = '\0';
+    }
+    if (v) H5free_memory(v);
+  } else {
+    size_t n = H5Tget_size(ftype);
+    *out = calloc(n + 1, 1);
+    if (*out && (mtype < 0 || H5Tset_size(mtype, n + 1) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0 ||
+                 H5Aread(a, mtype, *out) < 0)) {
+      free(*out);
+      *out = NULL;
+      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, name, obj);
+      goto done;
+    }
+  }
+  if (!*out) st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for attribute %s of %s", path, name, obj);
+done:
+  dc_h5_close(mtype, H5Tclose);
+  dc_h5_close(space, H5Sclose);
+  dc_h5_close(ftype, H5Tclose);
+  dc_h5_close(a, H5Aclose);
+  return st;
+}
+
+enum dc_status dc_h5_get_attr_str(hid_t loc, const char *obj, const char *name, char *buf, size_t cap,
+                                  const char *path) {
+  char *v;
+  DC_TRY(dc_h5_get_attr_strdup(loc, obj, name, &v, path));
+  size_t n = strlen(v);
+  enum dc_status st = DC_OK;
+  if (n >= cap)
+    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s has %zu bytes, at most %zu expected", path, name, obj, n, cap - 1);
+  else
+    memcpy(buf, v, n + 1);
+  free(v);
+  return st;
+}
+
+enum dc_status dc_h5_get_attr_num(hid_t loc, const char *obj, const char *name, hid_t mtype, void *value,
+                                  const char *path) {
+  hid_t a;
+  DC_TRY(open_attr(loc, obj, name, &a, path));
+  hid_t s = H5Aget_space(a), t = H5Aget_type(a);
+  enum dc_status st = DC_OK;
+  if (s < 0 || t < 0 || H5Sget_simple_extent_npoints(s) != 1 ||
+      (H5Tget_class(t) != H5T_INTEGER && H5Tget_class(t) != H5T_FLOAT) || H5Aread(a, mtype, value) < 0)
+    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is not one number", path, name, obj);
+  dc_h5_close(t, H5Tclose);
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(a, H5Aclose);
+  return st;
+}
+
+enum dc_status dc_h5_get_attr_int(hid_t loc, const char *obj, const char *name, long lo, long hi, int *value,
+                                  const char *path) {
+  double v;
+  DC_TRY(dc_h5_get_attr_num(loc, obj, name, H5T_NATIVE_DOUBLE, &v, path));
+  if (!(v >= (double)lo && v <= (double)hi) || v != (double)(long)v)
+    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is %g, an integer in %ld..%ld expected", path, name, obj, v, lo,
+                    hi);
+  *value = (int)v;
+  return DC_OK;
 }

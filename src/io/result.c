@@ -5,93 +5,25 @@
  * failure leaves the struct zeroed with nothing leaked. */
 #include "diffclip/io/result.h"
 
+#include "diffclip/io/h5util.h"
+
 #include <errno.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void close_id(hid_t id, herr_t (*fn)(hid_t)) {
-  if (id >= 0) fn(id);
-}
-
 /* ---- writing ---------------------------------------------------------------------- */
-
-static hid_t vstr_type(void) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
-static enum dc_status put_attr(hid_t loc, const char *obj, const char *name, hid_t type, const void *value,
-                               const char *path) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = space >= 0 ? H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
-  close_id(a, H5Aclose);
-  close_id(space, H5Sclose);
-  return rc < 0 ? DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute %s of %s", path, name, obj) : DC_OK;
-}
-
-static enum dc_status put_attr_str(hid_t loc, const char *obj, const char *name, const char *value, const char *path) {
-  hid_t t = vstr_type();
-  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for attribute %s", path, name);
-  enum dc_status st = put_attr(loc, obj, name, t, &value, path);
-  H5Tclose(t);
-  return st;
-}
-
-static enum dc_status put_attr_i32(hid_t loc, const char *obj, const char *name, int value, const char *path) {
-  int32_t v = value;
-  return put_attr(loc, obj, name, H5T_STD_I32LE, &v, path);
-}
-
-static enum dc_status put_attr_f64(hid_t loc, const char *obj, const char *name, double value, const char *path) {
-  return put_attr(loc, obj, name, H5T_IEEE_F64LE, &value, path);
-}
 
 /* A dataset `name` (an absolute path) of `rank` dims, deflated when it is large. */
 static enum dc_status put_data(hid_t file, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
                                const void *data, const char *path) {
-  enum dc_status st = DC_OK;
   hsize_t n = 1;
   for (int i = 0; i < rank; i++) n *= dims[i];
-  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
-  if (space < 0 || dcpl < 0) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot make the dataspace of %s", path, name);
-    goto done;
-  }
-  if (rank == 2 && n >= 4096) { /* maps: row-band chunks, shuffle + deflate */
-    hsize_t chunk[2] = {dims[0] < 64 ? dims[0] : 64, dims[1]};
-    if (H5Pset_chunk(dcpl, 2, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0) {
-      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot set chunking and compression of %s", path, name);
-      goto done;
-    }
-  }
-  ds = H5Dcreate2(file, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (ds < 0) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot create dataset %s", path, name);
-    goto done;
-  }
-  if (n > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot write dataset %s (disk full?)", path, name);
-done:
-  close_id(ds, H5Dclose);
-  close_id(dcpl, H5Pclose);
-  close_id(space, H5Sclose);
-  return st;
-}
-
-static enum dc_status put_group(hid_t file, const char *name, const char *path) {
-  hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group %s", path, name);
-  H5Gclose(g);
-  return DC_OK;
+  hsize_t chunk[2] = {dims[0] < 64 ? dims[0] : 64, rank == 2 ? dims[1] : 1};
+  int banded = rank == 2 && n >= 4096; /* maps: row-band chunks, shuffle + deflate */
+  return dc_h5_put_dataset(file, name, ftype, mtype, rank, dims, banded ? chunk : NULL, 4, data, path);
 }
 
 static int is_binary(const struct dc_result *r) { return strcmp(r->task, "binary") == 0; }
@@ -131,28 +63,28 @@ static enum dc_status check_result(const char *path, const struct dc_result *r) 
 
 static enum dc_status write_contents(hid_t f, const char *path, const struct dc_result *r) {
   int64_t n_test = r->n_test;
-  DC_TRY(put_attr_str(f, "/", "format", DC_RESULT_FORMAT, path));
-  DC_TRY(put_attr_i32(f, "/", "format_version", DC_RESULT_VERSION, path));
-  DC_TRY(put_attr_str(f, "/", "dataset", r->dataset, path));
-  DC_TRY(put_attr_i32(f, "/", "shots", r->shots, path));
-  DC_TRY(put_attr_i32(f, "/", "run", r->run, path));
-  DC_TRY(put_attr_i32(f, "/", "n_classes", r->n_classes, path));
-  DC_TRY(put_attr_str(f, "/", "task", r->task, path));
-  DC_TRY(put_attr_f64(f, "/", "oa", r->oa, path));
-  DC_TRY(put_attr_f64(f, "/", "aa", r->aa, path));
-  DC_TRY(put_attr_f64(f, "/", "kappa", r->kappa, path));
-  DC_TRY(put_attr(f, "/", "n_test", H5T_STD_I64LE, &n_test, path));
-  DC_TRY(put_attr_f64(f, "/", "finetune_s", r->finetune_s, path));
-  DC_TRY(put_attr_f64(f, "/", "evaluate_s", r->evaluate_s, path));
-  DC_TRY(put_attr_i32(f, "/", "best_epoch", r->best_epoch, path));
-  DC_TRY(put_attr_str(f, "/", "config_sha256", r->config_sha256, path));
+  DC_TRY(dc_h5_put_attr_str(f, "format", DC_RESULT_FORMAT, path));
+  DC_TRY(dc_h5_put_attr_int(f, "format_version", DC_RESULT_VERSION, path));
+  DC_TRY(dc_h5_put_attr_str(f, "dataset", r->dataset, path));
+  DC_TRY(dc_h5_put_attr_int(f, "shots", r->shots, path));
+  DC_TRY(dc_h5_put_attr_int(f, "run", r->run, path));
+  DC_TRY(dc_h5_put_attr_int(f, "n_classes", r->n_classes, path));
+  DC_TRY(dc_h5_put_attr_str(f, "task", r->task, path));
+  DC_TRY(dc_h5_put_attr_double(f, "oa", r->oa, path));
+  DC_TRY(dc_h5_put_attr_double(f, "aa", r->aa, path));
+  DC_TRY(dc_h5_put_attr_double(f, "kappa", r->kappa, path));
+  DC_TRY(dc_h5_put_attr(f, "n_test", H5T_STD_I64LE, &n_test, path));
+  DC_TRY(dc_h5_put_attr_double(f, "finetune_s", r->finetune_s, path));
+  DC_TRY(dc_h5_put_attr_double(f, "evaluate_s", r->evaluate_s, path));
+  DC_TRY(dc_h5_put_attr_int(f, "best_epoch", r->best_epoch, path));
+  DC_TRY(dc_h5_put_attr_str(f, "config_sha256", r->config_sha256, path));
 
   int c = r->n_classes;
   const char *names[DC_RESULT_MAX_CLASSES];
   for (int k = 0; k < c; k++) names[k] = r->class_names[k];
-  hid_t t = vstr_type();
+  hid_t t = dc_h5_vstr_type();
   if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for /classes/names", path);
-  enum dc_status st = put_group(f, "/classes", path);
+  enum dc_status st = dc_h5_put_group(f, "/classes", path);
   hsize_t dims[2] = {(hsize_t)c, (hsize_t)c};
   if (st == DC_OK) st = put_data(f, "/classes/names", t, t, 1, dims, names, path);
   H5Tclose(t);
@@ -160,14 +92,14 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
   DC_TRY(put_data(f, "/per_class", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, r->per_class, path));
   DC_TRY(put_data(f, "/confusion", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, dims, r->confusion, path));
 
-  DC_TRY(put_group(f, "/curves", path));
+  DC_TRY(dc_h5_put_group(f, "/curves", path));
   hsize_t ne[1] = {(hsize_t)r->n_epochs};
   DC_TRY(put_data(f, "/curves/finetune_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, ne, r->finetune_loss, path));
   DC_TRY(put_data(f, "/curves/val_acc", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, ne, r->val_acc, path));
 
   if (r->height > 0) {
     hsize_t hw[2] = {(hsize_t)r->height, (hsize_t)r->width};
-    DC_TRY(put_group(f, "/map", path));
+    DC_TRY(dc_h5_put_group(f, "/map", path));
     if (r->prediction)
       DC_TRY(put_data(f, "/map/prediction", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, hw, r->prediction, path));
     if (r->truth) DC_TRY(put_data(f, "/map/truth", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, hw, r->truth, path));
@@ -178,7 +110,7 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
     if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create group /binary", path);
     const char *keys[5] = {"accuracy", "auc", "sensitivity", "specificity", "threshold"};
     const double vals[5] = {r->accuracy, r->auc, r->sensitivity, r->specificity, r->threshold};
-    for (int i = 0; i < 5 && st == DC_OK; i++) st = put_attr_f64(g, "/binary", keys[i], vals[i], path);
+    for (int i = 0; i < 5 && st == DC_OK; i++) st = dc_h5_put_attr_double(g, keys[i], vals[i], path);
     H5Gclose(g);
     DC_TRY(st);
   }
@@ -202,68 +134,6 @@ enum dc_status dc_result_write(const char *path, const struct dc_result *r) {
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
-
-/* A scalar numeric attribute converted to `mtype`. */
-static enum dc_status get_attr(hid_t loc, const char *obj, const char *name, hid_t mtype, void *value, const char *path) {
-  if (H5Aexists(loc, name) <= 0) return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is missing", path, name, obj);
-  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-  hid_t s = a >= 0 ? H5Aget_space(a) : -1;
-  hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-  enum dc_status st = DC_OK;
-  if (a < 0 || s < 0 || t < 0 || H5Sget_simple_extent_npoints(s) != 1 ||
-      (H5Tget_class(t) != H5T_INTEGER && H5Tget_class(t) != H5T_FLOAT) || H5Aread(a, mtype, value) < 0)
-    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is not one number", path, name, obj);
-  close_id(t, H5Tclose);
-  close_id(s, H5Sclose);
-  close_id(a, H5Aclose);
-  return st;
-}
-
-static enum dc_status get_attr_int(hid_t loc, const char *obj, const char *name, int *value, const char *path) {
-  int64_t v;
-  DC_TRY(get_attr(loc, obj, name, H5T_NATIVE_INT64, &v, path));
-  if (v < -2147483647LL || v > 2147483647LL)
-    return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s = %lld is out of range", path, name, obj, (long long)v);
-  *value = (int)v;
-  return DC_OK;
-}
-
-/* A scalar string attribute (variable or fixed length) into buf[cap]. */
-static enum dc_status get_attr_str(hid_t loc, const char *obj, const char *name, char *buf, size_t cap, const char *path) {
-  if (H5Aexists(loc, name) <= 0) return DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is missing", path, name, obj);
-  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-  hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-  enum dc_status st = DC_OK;
-  if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING) {
-    st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is not a string", path, name, obj);
-  } else if (H5Tis_variable_str(t) > 0) {
-    hid_t mt = vstr_type();
-    char *s = NULL;
-    if (mt < 0 || H5Aread(a, mt, &s) < 0 || !s)
-      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, name, obj);
-    else if (strlen(s) >= cap)
-      st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is longer than %zu bytes", path, name, obj, cap - 1);
-    else
-      memcpy(buf, s, strlen(s) + 1);
-    if (s) H5free_memory(s);
-    close_id(mt, H5Tclose);
-  } else {
-    size_t size = H5Tget_size(t);
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    char *s = malloc(size + 1);
-    if (mt < 0 || !s || H5Tset_size(mt, size + 1) < 0 || H5Aread(a, mt, s) < 0)
-      st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read attribute %s of %s", path, name, obj);
-    else if (strlen(s) >= cap)
-      st = DC_ERROR(DC_ERR_IO, "%s: attribute %s of %s is longer than %zu bytes", path, name, obj, cap - 1);
-    else
-      memcpy(buf, s, strlen(s) + 1);
-    free(s);
-    close_id(mt, H5Tclose);
-  }
-  close_id(t, H5Tclose);
-  close_id(a, H5Aclose);
-  return st;
-}
 
 /* A whole dataset of exactly the given shape, converted to mtype, into a new buffer. */
 static enum dc_status get_data(hid_t f, const char *name, hid_t mtype, size_t elem, int rank, const hsize_t *want,
@@ -297,8 +167,8 @@ static enum dc_status get_data(hid_t f, const char *name, hid_t mtype, size_t el
     *out = NULL;
   }
 done:
-  close_id(s, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   return st;
 }
 
@@ -309,7 +179,7 @@ static enum dc_status get_names(hid_t f, const char *path, struct dc_result *r) 
   hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
   hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
   hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
-  hid_t mt = vstr_type();
+  hid_t mt = dc_h5_vstr_type();
   char *v[DC_RESULT_MAX_CLASSES] = {0};
   enum dc_status st = DC_OK;
   if (s < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0 ||
@@ -328,41 +198,41 @@ static enum dc_status get_names(hid_t f, const char *path, struct dc_result *r) 
     hsize_t n = (hsize_t)r->n_classes;
     hid_t ms = H5Screate_simple(1, &n, NULL);
     if (ms >= 0) H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, v);
-    close_id(ms, H5Sclose);
+    dc_h5_close(ms, H5Sclose);
   }
-  close_id(mt, H5Tclose);
-  close_id(t, H5Tclose);
-  close_id(s, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(mt, H5Tclose);
+  dc_h5_close(t, H5Tclose);
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   return st;
 }
 
 static enum dc_status read_contents(hid_t f, const char *path, struct dc_result *r) {
   char format[64];
   int version = 0;
-  DC_TRY(get_attr_str(f, "/", "format", format, sizeof format, path));
+  DC_TRY(dc_h5_get_attr_str(f, "/", "format", format, sizeof format, path));
   if (strcmp(format, DC_RESULT_FORMAT) != 0)
     return DC_ERROR(DC_ERR_IO, "%s: format is \"%s\", \"%s\" expected", path, format, DC_RESULT_FORMAT);
-  DC_TRY(get_attr_int(f, "/", "format_version", &version, path));
+  DC_TRY(dc_h5_get_attr_int(f, "/", "format_version", -2147483647L, 2147483647L, &version, path));
   if (version != DC_RESULT_VERSION)
     return DC_ERROR(DC_ERR_IO, "%s: format_version %d, this program reads %d", path, version, DC_RESULT_VERSION);
-  DC_TRY(get_attr_str(f, "/", "dataset", r->dataset, sizeof r->dataset, path));
-  DC_TRY(get_attr_int(f, "/", "shots", &r->shots, path));
-  DC_TRY(get_attr_int(f, "/", "run", &r->run, path));
-  DC_TRY(get_attr_int(f, "/", "n_classes", &r->n_classes, path));
+  DC_TRY(dc_h5_get_attr_str(f, "/", "dataset", r->dataset, sizeof r->dataset, path));
+  DC_TRY(dc_h5_get_attr_int(f, "/", "shots", -2147483647L, 2147483647L, &r->shots, path));
+  DC_TRY(dc_h5_get_attr_int(f, "/", "run", -2147483647L, 2147483647L, &r->run, path));
+  DC_TRY(dc_h5_get_attr_int(f, "/", "n_classes", -2147483647L, 2147483647L, &r->n_classes, path));
   if (r->n_classes < 1 || r->n_classes > DC_RESULT_MAX_CLASSES)
     return DC_ERROR(DC_ERR_IO, "%s: n_classes %d is outside 1..%d", path, r->n_classes, DC_RESULT_MAX_CLASSES);
-  DC_TRY(get_attr_str(f, "/", "task", r->task, sizeof r->task, path));
+  DC_TRY(dc_h5_get_attr_str(f, "/", "task", r->task, sizeof r->task, path));
   if (strcmp(r->task, "classes") != 0 && !is_binary(r))
     return DC_ERROR(DC_ERR_IO, "%s: task \"%s\", \"classes\" or \"binary\" expected", path, r->task);
-  DC_TRY(get_attr(f, "/", "oa", H5T_NATIVE_DOUBLE, &r->oa, path));
-  DC_TRY(get_attr(f, "/", "aa", H5T_NATIVE_DOUBLE, &r->aa, path));
-  DC_TRY(get_attr(f, "/", "kappa", H5T_NATIVE_DOUBLE, &r->kappa, path));
-  DC_TRY(get_attr(f, "/", "n_test", H5T_NATIVE_INT64, &r->n_test, path));
-  DC_TRY(get_attr(f, "/", "finetune_s", H5T_NATIVE_DOUBLE, &r->finetune_s, path));
-  DC_TRY(get_attr(f, "/", "evaluate_s", H5T_NATIVE_DOUBLE, &r->evaluate_s, path));
-  DC_TRY(get_attr_int(f, "/", "best_epoch", &r->best_epoch, path));
-  DC_TRY(get_attr_str(f, "/", "config_sha256", r->config_sha256, sizeof r->config_sha256, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "oa", H5T_NATIVE_DOUBLE, &r->oa, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "aa", H5T_NATIVE_DOUBLE, &r->aa, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "kappa", H5T_NATIVE_DOUBLE, &r->kappa, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "n_test", H5T_NATIVE_INT64, &r->n_test, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "finetune_s", H5T_NATIVE_DOUBLE, &r->finetune_s, path));
+  DC_TRY(dc_h5_get_attr_num(f, "/", "evaluate_s", H5T_NATIVE_DOUBLE, &r->evaluate_s, path));
+  DC_TRY(dc_h5_get_attr_int(f, "/", "best_epoch", -2147483647L, 2147483647L, &r->best_epoch, path));
+  DC_TRY(dc_h5_get_attr_str(f, "/", "config_sha256", r->config_sha256, sizeof r->config_sha256, path));
   DC_TRY(get_names(f, path, r));
 
   hsize_t c[2] = {(hsize_t)r->n_classes, (hsize_t)r->n_classes};
@@ -378,8 +248,8 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   hid_t ds = H5Dopen2(f, "/curves/finetune_loss", H5P_DEFAULT);
   hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
   hssize_t ne = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
-  close_id(s, H5Sclose);
-  close_id(ds, H5Dclose);
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
   if (ne < 0 || ne > 1000000) return DC_ERROR(DC_ERR_IO, "%s: cannot read the length of /curves/finetune_loss", path);
   hsize_t e[1] = {(hsize_t)ne};
   r->n_epochs = (int)ne;
@@ -396,8 +266,8 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
       hid_t d = H5Dopen2(f, names[i], H5P_DEFAULT);
       hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
       int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, hw, NULL) == 2;
-      close_id(sp, H5Sclose);
-      close_id(d, H5Dclose);
+      dc_h5_close(sp, H5Sclose);
+      dc_h5_close(d, H5Dclose);
       if (!ok || hw[0] < 1 || hw[1] < 1 || hw[0] > 1000000 || hw[1] > 1000000)
         return DC_ERROR(DC_ERR_IO, "%s: %s is not a non-empty (H, W) map", path, names[i]);
       break;
@@ -435,7 +305,7 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
     const char *keys[5] = {"accuracy", "auc", "sensitivity", "specificity", "threshold"};
     double *vals[5] = {&r->accuracy, &r->auc, &r->sensitivity, &r->specificity, &r->threshold};
     enum dc_status st = DC_OK;
-    for (int i = 0; i < 5 && st == DC_OK; i++) st = get_attr(g, "/binary", keys[i], H5T_NATIVE_DOUBLE, vals[i], path);
+    for (int i = 0; i < 5 && st == DC_OK; i++) st = dc_h5_get_attr_num(g, "/binary", keys[i], H5T_NATIVE_DOUBLE, vals[i], path);
     H5Gclose(g);
     DC_TRY(st);
   }

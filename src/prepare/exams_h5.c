@@ -7,53 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diffclip/io/h5util.h"
 #include "prepare/exams.h"
 
 #ifndef DIFFCLIP_VERSION
 #define DIFFCLIP_VERSION "unknown"
 #endif
-
-static hid_t vstr_type(void) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-    H5Tclose(t);
-    return -1;
-  }
-  return t;
-}
-
-static enum dc_status attr(hid_t loc, const char *name, const char *str, int ival, const struct dc_exam_writer *w) {
-  hid_t type = str ? vstr_type() : H5Tcopy(H5T_STD_I32LE);
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = type >= 0 && space >= 0 ? H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  int32_t v = ival;
-  herr_t rc = a >= 0 ? (str ? H5Awrite(a, type, &str) : H5Awrite(a, type, &v)) : -1;
-  if (a >= 0) H5Aclose(a);
-  if (space >= 0) H5Sclose(space);
-  if (type >= 0) H5Tclose(type);
-  return rc < 0 ? DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute %s", w->path, name) : DC_OK;
-}
-
-static enum dc_status dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
-                              const struct dc_exam_writer *w) {
-  hid_t space = H5Screate_simple(rank, dims, NULL);
-  hid_t ds = space >= 0 ? H5Dcreate2(loc, name, type == H5T_NATIVE_INT32 ? H5T_STD_I32LE : type, space, H5P_DEFAULT,
-                                     H5P_DEFAULT, H5P_DEFAULT)
-                        : -1;
-  herr_t rc = ds >= 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
-  if (ds >= 0) H5Dclose(ds);
-  if (space >= 0) H5Sclose(space);
-  return rc < 0 ? DC_ERROR(DC_ERR_HDF5, "%s: cannot write dataset %s", w->path, name) : DC_OK;
-}
-
-static enum dc_status strings(hid_t loc, const char *name, int n, const char *const *v, const struct dc_exam_writer *w) {
-  hid_t t = vstr_type();
-  if (t < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot make a string type for %s", w->path, name);
-  hsize_t dims[1] = {(hsize_t)n};
-  enum dc_status st = dataset(loc, name, t, 1, dims, v, w);
-  H5Tclose(t);
-  return st;
-}
 
 static void close_all(struct dc_exam_writer *w) {
   for (int p = 0; p < DC_MANIFEST_MAX_PLANES; p++)
@@ -125,43 +84,43 @@ static enum dc_status write_meta(struct dc_exam_writer *w, const struct dc_manif
   struct tm tm;
   if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(stamp, sizeof stamp, "unknown");
   hid_t f = w->file;
-  DC_TRY(attr(f, "format", DC_EXAMS_FORMAT, 0, w));
-  DC_TRY(attr(f, "format_version", NULL, DC_EXAMS_VERSION, w));
-  DC_TRY(attr(f, "name", m->name, 0, w));
-  DC_TRY(attr(f, "n_exams", NULL, e->n_exams, w));
-  DC_TRY(attr(f, "n_planes", NULL, x->n_planes, w));
-  DC_TRY(attr(f, "n_tasks", NULL, m->n_classes, w));
-  DC_TRY(attr(f, "slices", NULL, x->slices, w));
-  DC_TRY(attr(f, "height", NULL, x->height, w));
-  DC_TRY(attr(f, "width", NULL, x->width, w));
-  DC_TRY(attr(f, "resample", x->trilinear ? "trilinear" : "nearest", 0, w));
-  DC_TRY(attr(f, "program_version", DIFFCLIP_VERSION, 0, w));
-  DC_TRY(attr(f, "created_utc", stamp, 0, w));
+  DC_TRY(dc_h5_put_attr_str(f, "format", DC_EXAMS_FORMAT, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "format_version", DC_EXAMS_VERSION, w->path));
+  DC_TRY(dc_h5_put_attr_str(f, "name", m->name, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "n_exams", e->n_exams, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "n_planes", x->n_planes, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "n_tasks", m->n_classes, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "slices", x->slices, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "height", x->height, w->path));
+  DC_TRY(dc_h5_put_attr_int(f, "width", x->width, w->path));
+  DC_TRY(dc_h5_put_attr_str(f, "resample", x->trilinear ? "trilinear" : "nearest", w->path));
+  DC_TRY(dc_h5_put_attr_str(f, "program_version", DIFFCLIP_VERSION, w->path));
+  DC_TRY(dc_h5_put_attr_str(f, "created_utc", stamp, w->path));
   hsize_t n = (hsize_t)e->n_exams;
   hsize_t d_lab[2] = {n, (hsize_t)m->n_classes}, d_src[2] = {n, (hsize_t)x->n_planes}, d1[1] = {n};
-  DC_TRY(dataset(f, "/exams/labels", H5T_NATIVE_INT32, 2, d_lab, e->labels, w));
-  DC_TRY(dataset(f, "/exams/ids", H5T_NATIVE_INT32, 1, d1, e->ids, w));
-  DC_TRY(dataset(f, "/exams/split", H5T_NATIVE_INT32, 1, d1, e->split, w));
-  DC_TRY(dataset(f, "/exams/source_slices", H5T_NATIVE_INT32, 2, d_src, e->source_slices, w));
+  DC_TRY(dc_h5_put_dataset(f, "/exams/labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d_lab, NULL, 0, e->labels, w->path));
+  DC_TRY(dc_h5_put_dataset(f, "/exams/ids", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, d1, NULL, 0, e->ids, w->path));
+  DC_TRY(dc_h5_put_dataset(f, "/exams/split", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, d1, NULL, 0, e->split, w->path));
+  DC_TRY(dc_h5_put_dataset(f, "/exams/source_slices", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d_src, NULL, 0, e->source_slices, w->path));
   const char *planes[DC_MANIFEST_MAX_PLANES], *splits[DC_MANIFEST_MAX_SPLITS];
   for (int p = 0; p < x->n_planes; p++) planes[p] = x->planes[p];
   for (int s = 0; s < x->n_splits; s++) splits[s] = x->splits[s].name;
-  DC_TRY(strings(f, "/exams/planes", x->n_planes, planes, w));
+  DC_TRY(dc_h5_put_strings(f, "/exams/planes", x->n_planes, planes, w->path));
   static const char *const groups[] = {"splits", "classes", "provenance"};
   for (int i = 0; i < 3; i++) {
     hid_t g = H5Gcreate2(f, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot create /%s", w->path, groups[i]);
     H5Gclose(g);
   }
-  DC_TRY(strings(f, "/splits/names", x->n_splits, splits, w));
-  DC_TRY(strings(f, "/classes/names", m->n_classes, (const char *const *)m->class_names, w));
-  DC_TRY(strings(f, "/classes/descriptions", m->n_classes, (const char *const *)m->class_descriptions, w));
-  DC_TRY(strings(f, "/provenance/files", e->n_files, (const char *const *)e->files, w));
+  DC_TRY(dc_h5_put_strings(f, "/splits/names", x->n_splits, splits, w->path));
+  DC_TRY(dc_h5_put_strings(f, "/classes/names", m->n_classes, (const char *const *)m->class_names, w->path));
+  DC_TRY(dc_h5_put_strings(f, "/classes/descriptions", m->n_classes, (const char *const *)m->class_descriptions, w->path));
+  DC_TRY(dc_h5_put_strings(f, "/provenance/files", e->n_files, (const char *const *)e->files, w->path));
   hid_t g = H5Gopen2(f, "provenance", H5P_DEFAULT);
   if (g < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot open /provenance", w->path);
-  enum dc_status st = attr(g, "manifest", m->text, 0, w);
-  if (st == DC_OK) st = attr(g, "manifest_sha256", m->sha256, 0, w);
-  if (st == DC_OK) st = attr(g, "source", e->source, 0, w);
+  enum dc_status st = dc_h5_put_attr_str(g, "manifest", m->text, w->path);
+  if (st == DC_OK) st = dc_h5_put_attr_str(g, "manifest_sha256", m->sha256, w->path);
+  if (st == DC_OK) st = dc_h5_put_attr_str(g, "source", e->source, w->path);
   H5Gclose(g);
   return st;
 }

@@ -1,6 +1,9 @@
-/* Small, fully checked HDF5 helpers: read a whole dataset or attribute as double or
- * int64, with its shape. Every handle is closed on every path; failures name the file
- * and the object. */
+/* Small, fully checked HDF5 helpers shared by every file kind we write (scenes, exam
+ * stores, results, checkpoints): write attributes, datasets and string lists; read
+ * attributes (strings fixed or variable-length, ASCII or UTF-8, as h5py writes them) and
+ * whole datasets. Every handle is closed on every path; failures name the file (`path`)
+ * and the object. Plain 1.10 API, so the serial program diffclip-prepare compiles it
+ * against the serial HDF5 and the MPI program against the parallel one. */
 #ifndef DIFFCLIP_H5UTIL_H
 #define DIFFCLIP_H5UTIL_H
 
@@ -27,5 +30,35 @@ enum dc_status dc_h5_read(hid_t file, const char *dataset, int as_int, struct dc
 /* Reads a numeric scalar attribute of an object as double. */
 enum dc_status dc_h5_attr_double(hid_t file, const char *object, const char *attr, double *value);
 void dc_h5_array_free(struct dc_h5_array *a);
+
+/* ---- writing: on an open object `loc`; errors name it by its HDF5 path ---------------- */
+void dc_h5_close(hid_t id, herr_t (*close)(hid_t)); /* close when id >= 0 */
+hid_t dc_h5_vstr_type(void);                        /* variable-length UTF-8; the caller closes it */
+/* A scalar attribute of file type `type` (value in that type's memory layout). */
+enum dc_status dc_h5_put_attr(hid_t loc, const char *name, hid_t type, const void *value, const char *path);
+enum dc_status dc_h5_put_attr_str(hid_t loc, const char *name, const char *value, const char *path);
+enum dc_status dc_h5_put_attr_int(hid_t loc, const char *name, int value, const char *path);
+enum dc_status dc_h5_put_attr_double(hid_t loc, const char *name, double value, const char *path);
+/* Dataset `name` under loc; chunk NULL: contiguous, else chunked, shuffled and deflated
+ * at `deflate` (1..9). */
+enum dc_status dc_h5_put_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                                 const hsize_t *dims, const hsize_t *chunk, int deflate, const void *data,
+                                 const char *path);
+/* A 1-D dataset of n variable-length UTF-8 strings. */
+enum dc_status dc_h5_put_strings(hid_t loc, const char *name, int n, const char *const *v, const char *path);
+enum dc_status dc_h5_put_group(hid_t loc, const char *name, const char *path);
+
+/* ---- reading: attribute `name` of the object at `obj` (resolved against loc) ---------- */
+/* A scalar string attribute as a malloc'd string. */
+enum dc_status dc_h5_get_attr_strdup(hid_t loc, const char *obj, const char *name, char **out, const char *path);
+/* The same into buf[cap]: longer is an error. */
+enum dc_status dc_h5_get_attr_str(hid_t loc, const char *obj, const char *name, char *buf, size_t cap,
+                                  const char *path);
+/* A scalar numeric attribute converted to the memory type `mtype`. */
+enum dc_status dc_h5_get_attr_num(hid_t loc, const char *obj, const char *name, hid_t mtype, void *value,
+                                  const char *path);
+/* An integer attribute in lo..hi. */
+enum dc_status dc_h5_get_attr_int(hid_t loc, const char *obj, const char *name, long lo, long hi, int *value,
+                                  const char *path);
 
 #endif
