@@ -131,6 +131,20 @@ int main(int argc, char **argv) {
   EXPECT(dc_ckpt_find_resume(&d, dir, found, sizeof found) == DC_OK && strstr(found, "ckpt_00000008.h5"),
          "resume falls back past a truncated checkpoint, got '%s'", found);
 
+  /* 3b. a bad `latest` (garbage, empty, outside the folder) is passed over */
+  const char *bad_latest[] = {"\x01\x02garbage", "", "../../ckpt_00000008.h5"};
+  for (int i = 0; i < 3; i++) {
+    if (d.rank == 0) {
+      char lp[1024];
+      snprintf(lp, sizeof lp, "%s/latest", dir);
+      FILE *lf = fopen(lp, "w");
+      fputs(bad_latest[i], lf);
+      fclose(lf);
+    }
+    EXPECT(dc_ckpt_find_resume(&d, dir, found, sizeof found) == DC_OK && strstr(found, "ckpt_00000008.h5"),
+           "bad latest %d: resume still finds the newest readable checkpoint, got '%s'", i, found);
+  }
+
   /* 4. a flipped byte inside a dataset is caught by its checksum */
   if (d.rank == 0) {
     char p8[1024];
@@ -156,8 +170,10 @@ int main(int argc, char **argv) {
     fclose(f);
     EXPECT(corrupted, "no single-byte corruption of %s was detected", p8);
   }
-  EXPECT(dc_ckpt_find_resume(&d, dir, found, sizeof found) == DC_OK && found[0] == '\0',
-         "with both checkpoints corrupt there is nothing to resume, got '%s'", found);
+  /* every checkpoint unreadable: an error on every rank, never a silent start from step 0 */
+  found[0] = '\0';
+  EXPECT(dc_ckpt_find_resume(&d, dir, found, sizeof found) != DC_OK && found[0] == '\0',
+         "with both checkpoints corrupt, resume must refuse (got '%s')", found);
 
   int total = 0;
   MPI_Allreduce(&g_fails, &total, 1, MPI_INT, MPI_SUM, d.comm);

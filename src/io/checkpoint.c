@@ -390,16 +390,23 @@ enum dc_status dc_ckpt_verify(const char *path, int verbose) {
 
 enum dc_status dc_ckpt_find_resume(const struct dc_dist *d, const char *dir, char *path_out, size_t cap) {
   char found[1024] = "";
+  int n_bad = 0; /* rank 0: checkpoints present but none readable */
   if (d->rank == 0) {
     static char names[1024][256];
     char latest_name[256] = "", p[1024];
     snprintf(p, sizeof p, "%s/latest", dir);
     FILE *lf = fopen(p, "r");
+    int has_latest = lf != NULL;
     if (lf) {
       if (fgets(latest_name, sizeof latest_name, lf)) latest_name[strcspn(latest_name, "\r\n")] = '\0';
       fclose(lf);
     }
-    int n = list_checkpoints(dir, names, 1024);
+    int n = list_checkpoints(dir, names, 1024), latest_listed = 0;
+    for (int i = 0; i < n; i++) latest_listed |= strcmp(names[i], latest_name) == 0;
+    /* `latest` names one checkpoint file of this folder, or it is reported and passed over */
+    if (has_latest && !latest_listed)
+      dc_log(DC_LOG_WARN, "%s holds \"%.60s\", not the name of a checkpoint in this folder%s; ignoring it", p,
+             latest_name, latest_name[0] ? "" : " (it is empty)");
     /* the `latest` pointer first, then the others newest first */
     for (int pass = 0; pass < 2 && !found[0]; pass++)
       for (int i = 0; i < n && !found[0]; i++) {
@@ -407,11 +414,21 @@ enum dc_status dc_ckpt_find_resume(const struct dc_dist *d, const char *dir, cha
         snprintf(p, sizeof p, "%.700s/%.255s", dir, names[i]);
         if (dc_ckpt_verify(p, 0) == DC_OK)
           snprintf(found, sizeof found, "%s", p);
-        else
+        else {
+          n_bad++;
           dc_log(DC_LOG_WARN, "checkpoint %s is corrupt or incomplete; trying the one before", p);
+        }
       }
+    if (!found[0] && n_bad > 0)
+      dc_log(DC_LOG_ERROR,
+             "none of the %d checkpoint(s) in %s can be read (newest %s): refusing to start over and lose that "
+             "work; move them aside, or set pretrain.resume = \"never\" to start from step 0", n_bad, dir, names[0]);
   }
-  if (d->size > 1) MPI_Bcast(found, sizeof found, MPI_CHAR, 0, d->comm);
+  if (d->size > 1) {
+    MPI_Bcast(found, sizeof found, MPI_CHAR, 0, d->comm);
+    MPI_Bcast(&n_bad, 1, MPI_INT, 0, d->comm);
+  }
+  if (!found[0] && n_bad > 0) return DC_ERROR(DC_ERR_IO, "%s: every checkpoint is unreadable", dir);
   if (strlen(found) >= cap) return DC_ERROR(DC_ERR_ARG, "checkpoint path too long: %s", found);
   snprintf(path_out, cap, "%s", found);
   return DC_OK;
