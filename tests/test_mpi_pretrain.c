@@ -181,6 +181,19 @@ int main(int argc, char **argv) {
   /* 4. the same run folder under another configuration is refused */
   EXPECT(run(&d, "whole", 12, "pretrain.lr=5e-4") == -1, "a changed configuration must be refused");
 
+  /* 4b. a checkpoint of another configuration placed as the newest is refused, not
+   * resumed from with a warning */
+  EXPECT(run(&d, "other_cfg", 3, "pretrain.lr=5e-4") == 0, "3 steps under another learning rate");
+  if (d.rank == 0) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "cp %s/runs/other_cfg/ckpt/ckpt_0000000003.h5 %s/runs/fallback/ckpt/ckpt_0000000099.h5 && "
+             "echo ckpt_0000000099.h5 > %s/runs/fallback/ckpt/latest", g_dir, g_dir, g_dir);
+    EXPECT(system(cmd) == 0, "plant the foreign checkpoint");
+  }
+  MPI_Barrier(d.comm);
+  EXPECT(run(&d, "fallback", 120, NULL) == -1, "a checkpoint of another configuration must be refused");
+
   /* 5. divergence: NaN from step 5 on; checkpoints at 3 and 6 never reached past 5 */
   setenv("DIFFCLIP_INJECT_NAN_FROM_STEP", "5", 1);
   EXPECT(run(&d, "diverge", 12, "pretrain.max_bad_steps=2;pretrain.max_rollbacks=1") == DC_EXIT_DIVERGED, "persistent NaN must end with 86");

@@ -230,11 +230,19 @@ static enum dc_status save(struct run *r) {
   return DC_OK;
 }
 
-static enum dc_status load(struct run *r, const char *path) {
+/* strict: a checkpoint of another configuration is refused (automatic resume and
+ * rollback); a path the user names explicitly is taken with a warning. */
+static enum dc_status load(struct run *r, const char *path, int strict) {
   struct dc_ckpt_state st;
   DC_TRY(dc_ckpt_read(r->d, path, &r->p->params, &r->p->buffers, &r->adam, &st));
   if (strcmp(st.kind, "pretrain") != 0)
     return DC_ERROR(DC_ERR_ARG, "%s is a %s checkpoint, not a pretraining one", path, st.kind);
+  if (strcmp(st.config_sha256, r->cfg_hash) != 0 && strict)
+    return DC_ERROR(DC_ERR_ARG,
+                    "%s was written under another configuration (identity sha256 %.12s..., this run %.12s...): "
+                    "refusing to resume from it; move it aside, choose another run.name, or name it explicitly "
+                    "with pretrain.resume = \"%s\" to continue under this configuration",
+                    path, st.config_sha256, r->cfg_hash, path);
   if (strcmp(st.config_sha256, r->cfg_hash) != 0)
     dc_log(DC_LOG_WARN, "%s was written under another configuration (sha256 %.12s...); continuing with this one", path,
            st.config_sha256);
@@ -254,7 +262,7 @@ static enum dc_status maybe_resume(struct run *r) {
   } else {
     snprintf(path, sizeof path, "%s", resume);
   }
-  DC_TRY(load(r, path));
+  DC_TRY(load(r, path, strcmp(resume, "auto") == 0));
   dc_log(DC_LOG_INFO, "resumed from %s at step %lld (epoch %lld) on %d rank(s); it was written by %d", path,
          (long long)r->st.step, (long long)r->st.epoch, r->d->size, r->st.world_size);
   return DC_OK;
@@ -328,7 +336,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
       }
       dc_log(DC_LOG_WARN, "step %ld: still non-finite after %d skipped steps: rolling back to %s (rollback %d of %d)",
              step + 1, pc->max_bad_steps, r->last_ckpt, rollbacks, pc->max_rollbacks);
-      DC_TRY(load(r, r->last_ckpt));
+      DC_TRY(load(r, r->last_ckpt, 0));
       bad_run = 0;
       continue;
     }
