@@ -1,7 +1,8 @@
 /* Under mpirun -np 2 (or more): checkpoints round-trip bit for bit (parameters, BatchNorm
  * statistics, sharded Adam moments, state), re-shard onto a different rank count, keep
  * only the newest K, and a corrupt or truncated newest checkpoint makes resume fall back
- * to the one before. */
+ * to the one before; an edited state attribute (step, epoch, ...) fails verification. */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,44 @@
 #include "diffclip/train/train.h"
 
 #include "expect.h"
+
+/* Flips the lowest bit of a numeric attribute, or of a string attribute's first character,
+ * in place: the edit a stray bit flip or a hand "fix" would make. */
+static int flip_attr_bit(const char *path, const char *name) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t a = f >= 0 ? H5Aopen(f, name, H5P_DEFAULT) : -1, t = a >= 0 ? H5Aget_type(a) : -1;
+  int rc = -1;
+  if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+    char *v = NULL;
+    hid_t mt = H5Tcopy(t);
+    if (H5Tis_variable_str(t) > 0 && H5Aread(a, mt, &v) >= 0 && v && v[0]) {
+      char *w = strdup(v);
+      w[0] ^= 1;
+      rc = H5Awrite(a, mt, &w) < 0 ? -1 : 0;
+      free(w);
+      H5free_memory(v);
+    } else if (H5Tis_variable_str(t) == 0) {
+      size_t n = H5Tget_size(t);
+      char *w = calloc(n + 1, 1);
+      if (w && H5Aread(a, mt, w) >= 0 && n > 0) {
+        w[0] ^= 1;
+        rc = H5Awrite(a, mt, w) < 0 ? -1 : 0;
+      }
+      free(w);
+    }
+    H5Tclose(mt);
+  } else if (t >= 0) {
+    long long v;
+    if (H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0) {
+      v ^= 1;
+      rc = H5Awrite(a, H5T_NATIVE_LLONG, &v) < 0 ? -1 : 0;
+    }
+  }
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  if (f >= 0) H5Fclose(f);
+  return rc;
+}
 
 static void tiny_config(struct dc_model_config *c) {
   int bands[2] = {5, 2};
@@ -108,6 +147,20 @@ int main(int argc, char **argv) {
     dc_pretrain_free(c);
     free(c);
     MPI_Comm_free(&solo);
+  }
+
+  /* 2b. every state attribute is covered by the stored digest */
+  if (d.rank == 0) {
+    const char *attrs[] = {"step", "epoch", "adam_step", "samples_seen", "seed", "world_size", "config_sha256", "kind"};
+    char copy[1100], cmd[2300];
+    snprintf(copy, sizeof copy, "%s.edited", path);
+    for (int i = 0; i < 8; i++) {
+      snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
+      EXPECT(system(cmd) == 0 && flip_attr_bit(copy, attrs[i]) == 0, "flip a bit of attribute %s", attrs[i]);
+      EXPECT(dc_ckpt_verify(copy, 0) != DC_OK, "a flipped bit in attribute %s must fail verification", attrs[i]);
+    }
+    remove(copy);
+    EXPECT(dc_ckpt_verify(path, 0) == DC_OK, "the unedited checkpoint still verifies");
   }
 
   /* 3. keep the newest 2; a truncated newest one makes resume fall back */

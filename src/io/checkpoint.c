@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "diffclip/core/sha256.h"
+
 #define CHUNK_MAX ((hsize_t)1 << 20)
 
 /* ---- attribute helpers (collective in a parallel file: every rank calls them) ---- */
@@ -177,6 +179,20 @@ static hid_t open_parallel(const struct dc_dist *d, const char *path, int create
 }
 
 /* Checkpoint file names of dir, newest (largest name) first. */
+/* SHA-256 of the state attributes in one canonical text: stored as `state_sha256`, so an
+ * edited or bit-flipped attribute (step, epoch, seed, ...) is caught as surely as a flipped
+ * byte in a dataset is caught by its Fletcher32 checksum. */
+static void state_digest(const struct dc_ckpt_state *st, int world_size, char hex[DC_SHA256_HEX]) {
+  char text[512];
+  int n = snprintf(text, sizeof text,
+                   "format_version=%d\nkind=%s\nstep=%lld\nepoch=%lld\nsched_epoch=%.17g\nadam_step=%lld\n"
+                   "seed=%llu\nsamples_seen=%llu\nworld_size=%d\nconfig_sha256=%s\n",
+                   DC_CKPT_VERSION, st->kind, (long long)st->step, (long long)st->epoch, st->sched_epoch,
+                   (long long)st->adam_step, (unsigned long long)st->seed, (unsigned long long)st->samples_seen,
+                   world_size, st->config_sha256);
+  dc_sha256_hex(text, (size_t)n, hex);
+}
+
 static int list_checkpoints(const char *dir, char names[][256], int cap) {
   DIR *dp = opendir(dir);
   if (!dp) return 0;
@@ -243,6 +259,9 @@ enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const cha
           attr_write(f, "world_size", H5T_NATIVE_LLONG, &ws) ||
           attr_write_str(f, "config_sha256", st->config_sha256) ||
           attr_write_str(f, "program_version", DIFFCLIP_VERSION);
+    char digest[DC_SHA256_HEX];
+    state_digest(st, d->size, digest);
+    bad = bad || attr_write_str(f, "state_sha256", digest);
   }
   if (!bad) bad = write_registry(f, "/params", params, d->rank, dxpl);
   if (!bad && buffers) bad = write_registry(f, "/buffers", buffers, d->rank, dxpl);
@@ -286,8 +305,9 @@ static int read_state(hid_t f, struct dc_ckpt_state *st, const char *path) {
   if (attr_read_str(f, "format", format, sizeof format) || strcmp(format, DC_CKPT_FORMAT) != 0)
     return DC_ERROR(DC_ERR_IO, "%s: not a diffclip checkpoint (attribute format = '%s', expected '%s')", path, format,
                     DC_CKPT_FORMAT), 1;
-  if (attr_read(f, "format_version", H5T_NATIVE_LLONG, &ver) || ver != DC_CKPT_VERSION)
-    return DC_ERROR(DC_ERR_IO, "%s: checkpoint format version %lld, expected %d", path, ver, DC_CKPT_VERSION), 1;
+  /* version 1 (before the state digest) is still read, its attributes unchecked */
+  if (attr_read(f, "format_version", H5T_NATIVE_LLONG, &ver) || (ver != DC_CKPT_VERSION && ver != 1))
+    return DC_ERROR(DC_ERR_IO, "%s: checkpoint format version %lld, expected 1 or %d", path, ver, DC_CKPT_VERSION), 1;
   int bad = attr_read_str(f, "kind", st->kind, sizeof st->kind) || attr_read(f, "step", H5T_NATIVE_LLONG, &step) ||
             attr_read(f, "epoch", H5T_NATIVE_LLONG, &epoch) ||
             attr_read(f, "sched_epoch", H5T_NATIVE_DOUBLE, &st->sched_epoch) ||
@@ -302,6 +322,21 @@ static int read_state(hid_t f, struct dc_ckpt_state *st, const char *path) {
   st->seed = seed;
   st->samples_seen = seen;
   st->world_size = (int)ws;
+  if (ver == 1) {
+    dc_log(DC_LOG_WARN, "%s: a version-1 checkpoint (no digest of its state attributes): step, epoch and seed are "
+           "taken unchecked", path);
+    return 0;
+  }
+  char stored[DC_SHA256_HEX] = "", digest[DC_SHA256_HEX];
+  if (attr_read_str(f, "state_sha256", stored, sizeof stored))
+    return DC_ERROR(DC_ERR_IO, "%s: attribute state_sha256 (the digest of the state attributes) is missing", path), 1;
+  state_digest(st, st->world_size, digest);
+  if (strcmp(stored, digest) != 0)
+    return DC_ERROR(DC_ERR_IO,
+                    "%s: the state attributes (step %lld, epoch %lld, adam_step %lld, samples_seen %llu, ...) do not "
+                    "match their stored digest: the file was edited or corrupted",
+                    path, (long long)step, (long long)epoch, (long long)adam_step, seen),
+           1;
   return 0;
 }
 

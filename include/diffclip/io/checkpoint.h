@@ -26,7 +26,7 @@
 #include "diffclip/nn/optim.h"
 
 #define DC_CKPT_FORMAT "diffclip-checkpoint"
-#define DC_CKPT_VERSION 1
+#define DC_CKPT_VERSION 2 /* 2: state_sha256 covers the state attributes */
 
 struct dc_ckpt_state {
   char kind[16];       /* "pretrain" or "finetune" */
