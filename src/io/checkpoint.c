@@ -4,12 +4,14 @@
 #include "diffclip/io/checkpoint.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "diffclip/core/sha256.h"
@@ -129,11 +131,28 @@ static int write_text(hid_t f, const char *name, const char *text, int rank, hid
   return bad;
 }
 
-static int write_registry(hid_t file, const char *group, const struct dc_registry *r, int rank, hid_t dxpl) {
+/* Every rank's status of one collective step, combined: a rank that failed (a full disk
+ * seen by one MPI-IO aggregator, say) and the ranks that did not take the same branch
+ * next, so none is left alone inside a collective HDF5 call. */
+static int any_bad(MPI_Comm comm, int bad) {
+  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+  return bad;
+}
+
+/* fsync of a file or a folder by path: 0 on success, else errno. */
+static int sync_path(const char *path, int is_dir) {
+  int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return errno;
+  int rc = fsync(fd) != 0 ? errno : 0;
+  close(fd);
+  return rc;
+}
+
+static int write_registry(hid_t file, const char *group, const struct dc_registry *r, int rank, hid_t dxpl,
+                          MPI_Comm comm) {
   hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (g < 0) return 1;
   float *host = malloc((r->n_total ? r->n_total : 1) * sizeof *host);
-  int bad = host == NULL;
+  int bad = any_bad(comm, host == NULL || g < 0);
   if (!bad && rank == 0) r->be->download(host, r->params, r->n_total * sizeof *host);
   for (int i = 0; !bad && i < r->count; i++) {
     const struct dc_tensor_info *t = &r->items[i];
@@ -141,10 +160,10 @@ static int write_registry(hid_t file, const char *group, const struct dc_registr
     for (int k = 0; k < t->ndim; k++) dims[k] = (hsize_t)t->shape[k];
     int nd = t->ndim ? t->ndim : 1;
     if (t->ndim == 0) dims[0] = 1;
-    bad = write_floats(g, t->name, nd, dims, host + t->offset, 0, rank == 0 ? t->numel : 0, dxpl);
+    bad = any_bad(comm, write_floats(g, t->name, nd, dims, host + t->offset, 0, rank == 0 ? t->numel : 0, dxpl));
   }
   free(host);
-  H5Gclose(g);
+  if (g >= 0) H5Gclose(g);
   return bad;
 }
 
@@ -217,13 +236,22 @@ static int list_checkpoints(const char *dir, char names[][256], int cap) {
 static enum dc_status publish(const char *dir, const char *name, const char *tmp, int keep) {
   char final[1024], latest[1024], latest_tmp[1024];
   snprintf(final, sizeof final, "%s/%s", dir, name);
+  /* the file is on disk (fsynced by the caller); its new name and then `latest` are made
+   * durable with the folder, so a power loss cannot leave a published name empty */
   if (rename(tmp, final) != 0) return DC_ERROR(DC_ERR_IO, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+  int err = sync_path(dir, 1);
+  if (err) return DC_ERROR(DC_ERR_IO, "cannot sync folder %s: %s", dir, strerror(err));
   snprintf(latest, sizeof latest, "%s/latest", dir);
   snprintf(latest_tmp, sizeof latest_tmp, "%s/latest.tmp", dir);
   FILE *f = fopen(latest_tmp, "w");
-  if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f) != 0)
-    return DC_ERROR(DC_ERR_IO, "cannot write %s: %s", latest_tmp, strerror(errno));
+  int bad = !f || fprintf(f, "%s\n", name) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+  err = errno;
+  if ((f && fclose(f) != 0) || bad) {
+    remove(latest_tmp);
+    return DC_ERROR(DC_ERR_IO, "cannot write %s: %s", latest_tmp, strerror(bad ? err : errno));
+  }
   if (rename(latest_tmp, latest) != 0) return DC_ERROR(DC_ERR_IO, "cannot replace %s: %s", latest, strerror(errno));
+  if ((err = sync_path(dir, 1)) != 0) return DC_ERROR(DC_ERR_IO, "cannot sync folder %s: %s", dir, strerror(err));
   static char names[1024][256];
   int n = list_checkpoints(dir, names, 1024);
   for (int i = keep; i < n; i++) {
@@ -231,6 +259,19 @@ static enum dc_status publish(const char *dir, const char *name, const char *tmp
     snprintf(old, sizeof old, "%.700s/%.255s", dir, names[i]);
     if (strcmp(names[i], name) != 0) remove(old);
   }
+  return DC_OK;
+}
+
+/* Room for a checkpoint of about `need` bytes in `dir`, checked by rank 0 before any
+ * collective HDF5 call: a disk that fills inside one (a chunk allocation, say) fails on one
+ * rank while the others wait in HDF5's own barrier, which no status exchange can reach. */
+static enum dc_status check_room(const char *dir, double need) {
+  struct statvfs v;
+  if (statvfs(dir, &v) != 0) return DC_OK; /* cannot tell: the write itself will say */
+  double avail = (double)v.f_bavail * (double)v.f_frsize;
+  if (avail < need)
+    return DC_ERROR(DC_ERR_IO, "no room for a checkpoint in %s: about %.1f MB needed, %.1f MB free (disk full?)", dir,
+                    need / 1e6, avail / 1e6);
   return DC_OK;
 }
 
@@ -242,11 +283,15 @@ enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const cha
   snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
   if (d->rank == 0 && mkdir(dir, 0775) != 0 && errno != EEXIST)
     DC_ERROR(DC_ERR_IO, "cannot create checkpoint directory %s: %s", dir, strerror(errno));
-  MPI_Barrier(d->comm);
+  /* floats of parameters, buffers and both moments, plus HDF5's metadata and checksums
+   * (generously: 10% and 256 kB), plus the texts */
+  double need = 4.0 * ((double)params->n_total + (buffers ? (double)buffers->n_total : 0) + (adam ? 2.0 * adam->n : 0));
+  need = need * 1.1 + 262144 + (config_text ? strlen(config_text) : 0) + (vocab_text ? strlen(vocab_text) : 0);
+  DC_TRY(dc_dist_agree(d, d->rank == 0 ? check_room(dir, need) : DC_OK));
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t dxpl;
+  hid_t dxpl = -1;
   hid_t f = open_parallel(d, tmp, 1, &dxpl);
-  int bad = f < 0;
+  int bad = any_bad(d->comm, f < 0);
   if (!bad) {
     long long step = st->step, epoch = st->epoch, adam_step = st->adam_step, ws = d->size, ver = DC_CKPT_VERSION;
     unsigned long long seed = st->seed, seen = st->samples_seen;
@@ -262,36 +307,45 @@ enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const cha
     char digest[DC_SHA256_HEX];
     state_digest(st, d->size, digest);
     bad = bad || attr_write_str(f, "state_sha256", digest);
+    bad = any_bad(d->comm, bad);
   }
-  if (!bad) bad = write_registry(f, "/params", params, d->rank, dxpl);
-  if (!bad && buffers) bad = write_registry(f, "/buffers", buffers, d->rank, dxpl);
+  if (!bad) bad = write_registry(f, "/params", params, d->rank, dxpl, d->comm);
+  if (!bad && buffers) bad = write_registry(f, "/buffers", buffers, d->rank, dxpl, d->comm);
   if (!bad && adam) { /* each rank its own slice of the moments */
     hsize_t n = adam->n, lo = n * (hsize_t)d->rank / (hsize_t)d->size, hi = n * (hsize_t)(d->rank + 1) / (hsize_t)d->size;
     float *slice = malloc(((hi - lo) ? (hi - lo) : 1) * sizeof *slice);
     hid_t g = H5Gcreate2(f, "/adam", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = slice == NULL || g < 0;
+    bad = any_bad(d->comm, slice == NULL || g < 0);
     const float *src[2] = {adam->m, adam->v};
     static const char *const names[2] = {"m", "v"};
     for (int k = 0; !bad && k < 2; k++) {
       params->be->download(slice, src[k] + lo, (hi - lo) * sizeof *slice);
-      bad = write_floats(g, names[k], 1, &n, slice, lo, hi, dxpl);
+      bad = any_bad(d->comm, write_floats(g, names[k], 1, &n, slice, lo, hi, dxpl));
     }
     if (g >= 0) H5Gclose(g);
     free(slice);
   }
-  if (!bad && config_text) bad = write_text(f, "/config", config_text, d->rank, dxpl);
-  if (!bad && vocab_text) bad = write_text(f, "/vocab", vocab_text, d->rank, dxpl);
+  if (!bad && config_text) bad = any_bad(d->comm, write_text(f, "/config", config_text, d->rank, dxpl));
+  if (!bad && vocab_text) bad = any_bad(d->comm, write_text(f, "/vocab", vocab_text, d->rank, dxpl));
+  /* every rank reaches the collective close, whatever failed before it */
   if (f >= 0 && H5Fclose(f) < 0) bad = 1;
-  H5Pclose(dxpl);
+  if (dxpl >= 0) H5Pclose(dxpl);
   enum dc_status st_all = dc_dist_agree(d, bad ? DC_ERR_HDF5 : DC_OK);
   enum dc_status result = st_all;
   if (d->rank == 0) {
-    if (st_all == DC_OK)
+    /* nothing is published that does not read back whole: the file is flushed to disk and
+     * verified (an MPI-IO write error can go unreported on the ranks that did not see it) */
+    int sync_err = st_all == DC_OK ? sync_path(tmp, 0) : 0;
+    if (st_all != DC_OK || sync_err) {
+      DC_ERROR(DC_ERR_IO, "writing checkpoint %s failed%s%s (disk full?); nothing was published", tmp,
+               sync_err ? ": " : " on at least one rank", sync_err ? strerror(sync_err) : "");
+      result = DC_ERR_IO;
+    } else if (dc_ckpt_verify(tmp, 0) != DC_OK) {
+      result = DC_ERROR(DC_ERR_IO, "checkpoint %s does not read back whole (disk full?); nothing was published", tmp);
+    } else {
       result = publish(dir, name, tmp, keep < 1 ? 1 : keep);
-    else {
-      remove(tmp);
-      DC_ERROR(DC_ERR_HDF5, "writing checkpoint %s failed on at least one rank; nothing was published", tmp);
     }
+    if (result != DC_OK) remove(tmp);
   }
   return dc_dist_agree(d, result);
 }
@@ -407,7 +461,9 @@ enum dc_status dc_ckpt_verify(const char *path, int verbose) {
   static const char *const groups[3] = {"/params", "/buffers", "/adam"};
   for (int i = 0; !bad && i < 3; i++) {
     if (H5Lexists(f, groups[i], H5P_DEFAULT) <= 0) {
-      if (i != 1) bad = 1, DC_ERROR(DC_ERR_IO, "%s: group %s is missing", path, groups[i]);
+      /* buffers are optional, and Adam moments belong to pretraining checkpoints only */
+      int required = i == 0 || (i == 2 && strcmp(st.kind, "pretrain") == 0);
+      if (required) bad = 1, DC_ERROR(DC_ERR_IO, "%s: group %s is missing", path, groups[i]);
       continue;
     }
     hid_t g = H5Gopen2(f, groups[i], H5P_DEFAULT);
