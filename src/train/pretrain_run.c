@@ -5,12 +5,14 @@
 #include "diffclip/train/pretrain_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "diffclip/io/checkpoint.h"
 #include "diffclip/train/data_source.h"
@@ -42,6 +44,7 @@ struct run {
   struct dc_ckpt_state st;
   char last_ckpt[1200];
   FILE *metrics;
+  int lock_fd; /* rank 0: <run>/lock, locked for the run's life; -1 none */
   long inject_nan_from; /* DIFFCLIP_INJECT_NAN_FROM_STEP: tests the divergence handling; -1 off */
   int local_order, band_lo, band_hi; /* pretrain.data_order = "local": this rank's rows */
 };
@@ -74,6 +77,8 @@ enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA25
   return dc_config_sha256(&id, hex);
 }
 
+static enum dc_status lock_dir(struct run *r);
+
 /* Rank 0: the run folder with the resolved configuration; a folder holding another
  * experiment's run is refused (a resumed run must continue the same experiment). */
 static enum dc_status prepare_dir(struct run *r) {
@@ -85,6 +90,7 @@ static enum dc_status prepare_dir(struct run *r) {
   DC_CHECK_ALLOC(r->cfg_text);
   if (r->d->rank != 0) return DC_OK;
   if (dc_mkdir_p(r->ckpt_dir) != 0) return DC_ERROR(DC_ERR_IO, "cannot create run folder %s: %s", r->ckpt_dir, strerror(errno));
+  DC_TRY(lock_dir(r));
   char path[1200], old[DC_SHA256_HEX] = "";
   snprintf(path, sizeof path, "%s/config.sha256", r->dir);
   FILE *f = fopen(path, "r");
@@ -107,6 +113,40 @@ static enum dc_status prepare_dir(struct run *r) {
   snprintf(path, sizeof path, "%s/metrics.jsonl", r->dir);
   r->metrics = fopen(path, "a");
   if (!r->metrics) return DC_ERROR(DC_ERR_IO, "cannot open %s for appending", path);
+  return DC_OK;
+}
+
+/* One job per run folder: rank 0 holds a POSIX write lock on <run>/lock (released when the
+ * process ends, however it ends), holding the owner's host and pid for the message. A file
+ * system without locks gets a warning, not a refusal. */
+static enum dc_status lock_dir(struct run *r) {
+  char path[1200], owner[256] = "";
+  snprintf(path, sizeof path, "%s/lock", r->dir);
+  int fd = open(path, O_RDWR | O_CREAT, 0664);
+  if (fd < 0) return DC_ERROR(DC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &fl) != 0) {
+    int err = errno;
+    if (err == EACCES || err == EAGAIN) {
+      ssize_t n = pread(fd, owner, sizeof owner - 1, 0);
+      owner[n > 0 ? n : 0] = '\0';
+      owner[strcspn(owner, "\r\n")] = '\0';
+      close(fd);
+      return DC_ERROR(DC_ERR_ARG,
+                      "run folder %s is in use by another job (%s): two jobs on one folder would overwrite each "
+                      "other's checkpoints; wait for it to end, or choose another run.name",
+                      r->dir, owner[0] ? owner : "owner unknown");
+    }
+    dc_log(DC_LOG_WARN, "cannot lock %s (%s): a second job on this run folder would not be refused", path,
+           strerror(err));
+  } else {
+    char host[128] = "?";
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(owner, sizeof owner, "host %s, pid %ld\n", host, (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, owner, (size_t)n, 0) != n)
+      dc_log(DC_LOG_WARN, "cannot write the owner into %s", path);
+  }
+  r->lock_fd = fd;
   return DC_OK;
 }
 
@@ -389,12 +429,14 @@ static void release(struct run *r) {
   free(r->order);
   free(r->cfg_text);
   if (r->metrics) fclose(r->metrics);
+  if (r->lock_fd >= 0) close(r->lock_fd);
   dc_data_free(&r->data);
 }
 
 enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *cfg, int *exit_code) {
   struct run r;
   memset(&r, 0, sizeof r);
+  r.lock_fd = -1;
   r.d = d;
   r.cfg = cfg;
   *exit_code = 1;
