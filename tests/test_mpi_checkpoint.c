@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
   make_model(a, &aa, 1);
   make_model(b, &ab, 2); /* different state, to be overwritten by the read */
   struct dc_ckpt_state st = {.kind = "pretrain", .step = 7, .epoch = 1, .sched_epoch = 1.75, .adam_step = aa.step,
-                             .seed = 42, .samples_seen = 28, .config_sha256 = "abc123"};
+                             .seed = 42, .samples_seen = 28, .config_sha256 = "abc123", .train_seconds = 12.5};
 
   /* 1. round trip at this rank count */
   EXPECT(dc_ckpt_write(&d, dir, "ckpt_00000007.h5", &a->params, &a->buffers, &aa, &st, "model = {};", NULL, 2) == DC_OK,
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
   EXPECT(dc_ckpt_read(&d, path, &b->params, &b->buffers, &ab, &back) == DC_OK, "read");
   compare_models(a, &aa, b, &ab, "round trip");
   EXPECT(back.step == 7 && back.epoch == 1 && back.sched_epoch == 1.75 && back.seed == 42 && back.samples_seen == 28 &&
-             back.world_size == d.size && strcmp(back.config_sha256, "abc123") == 0 && strcmp(back.kind, "pretrain") == 0,
+             back.train_seconds == 12.5 && back.world_size == d.size && strcmp(back.config_sha256, "abc123") == 0 && strcmp(back.kind, "pretrain") == 0,
          "state round trip");
 
   /* 2. re-shard: rank 0 alone reads what all ranks wrote */
@@ -151,10 +151,11 @@ int main(int argc, char **argv) {
 
   /* 2b. every state attribute is covered by the stored digest */
   if (d.rank == 0) {
-    const char *attrs[] = {"step", "epoch", "adam_step", "samples_seen", "seed", "world_size", "config_sha256", "kind"};
+    const char *attrs[] = {"step", "epoch", "adam_step", "samples_seen", "seed", "world_size", "config_sha256", "kind",
+                           "train_seconds"};
     char copy[1100], cmd[2300];
     snprintf(copy, sizeof copy, "%s.edited", path);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < (int)(sizeof attrs / sizeof *attrs); i++) {
       snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
       EXPECT(system(cmd) == 0 && flip_attr_bit(copy, attrs[i]) == 0, "flip a bit of attribute %s", attrs[i]);
       EXPECT(dc_ckpt_verify(copy, 0) != DC_OK, "a flipped bit in attribute %s must fail verification", attrs[i]);

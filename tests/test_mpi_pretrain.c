@@ -76,6 +76,7 @@ static enum dc_status config(struct dc_config *c, const char *name, int max_step
 }
 
 static int run(const struct dc_dist *d, const char *name, int max_steps, const char *extra) {
+  dc_signals_clear(); /* each run is a slot of its own: no request pending, its clock from 0 */
   struct dc_config c;
   if (config(&c, name, max_steps, extra) != DC_OK) return -1;
   int code = -1;

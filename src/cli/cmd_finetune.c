@@ -7,8 +7,10 @@
 
 #include "cli/cli.h"
 #include "cli/config_opts.h"
+#include "cli/launch_checks.h"
 #include "diffclip/train/data_source.h"
 #include "diffclip/train/finetune_run.h"
+#include "diffclip/train/pretrain_run.h"
 
 static void usage(FILE *f, const char *verb) {
   fprintf(f,
@@ -41,6 +43,7 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
   }
   struct dc_config cfg;
   if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
+  if (dc_cli_config_agree(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int evaluate = strcmp(verb, "evaluate") == 0;
   char pretrained[2100] = "";
   if (!evaluate && cfg.finetune.init == DC_FINETUNE_INIT_PRETRAINED &&
@@ -50,7 +53,7 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
   if (dc_data_from_config(d, &cfg, &data) != DC_OK) return DC_EXIT_ERROR;
   enum dc_status st = dc_finetune_runs(d, &cfg, &data.samples, pretrained, evaluate);
   dc_data_free(&data);
-  return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
+  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? DC_EXIT_REQUEUE : DC_EXIT_ERROR;
 }
 
 int dc_cmd_finetune(struct dc_dist *d, int argc, char **argv) { return stage2(d, argc, argv, "finetune"); }

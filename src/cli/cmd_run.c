@@ -51,5 +51,5 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv) {
   if (dc_data_from_config(d, &cfg, &data) != DC_OK) return DC_EXIT_ERROR;
   enum dc_status st = dc_finetune_runs(d, &cfg, &data.samples, pretrained, 0);
   dc_data_free(&data);
-  return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
+  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? DC_EXIT_REQUEUE : DC_EXIT_ERROR;
 }

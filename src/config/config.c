@@ -255,6 +255,25 @@ enum dc_status dc_config_sha256(const struct dc_config *cfg, char hex[DC_SHA256_
   return DC_OK;
 }
 
+enum dc_status dc_config_identity(const struct dc_config *cfg, const char *const *reset, int n_reset,
+                                  char hex[DC_SHA256_HEX]) {
+  struct dc_config id = *cfg;
+  int n;
+  const struct dc_config_key *keys = dc_config_schema(&n);
+  for (int i = 0; i < n; i++) {
+    int hit = 0;
+    for (int k = 0; k < n_reset && !hit; k++) {
+      size_t len = strlen(reset[k]);
+      hit = len && reset[k][len - 1] == '.' ? strncmp(keys[i].key, reset[k], len) == 0 : strcmp(keys[i].key, reset[k]) == 0;
+    }
+    if (!hit) continue;
+    char set[DC_CONFIG_STR + 64];
+    snprintf(set, sizeof set, "%s=%s", keys[i].key, keys[i].def);
+    DC_TRY(dc_config_apply_set(&id, set, NULL));
+  }
+  return dc_config_sha256(&id, hex);
+}
+
 const char *dc_config_diff(const struct dc_config *a, const struct dc_config *b) {
   int n;
   const struct dc_config_key *s = dc_config_schema(&n);

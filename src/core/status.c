@@ -13,6 +13,7 @@ static _Thread_local char g_last_error[1024];
 const char *dc_status_name(enum dc_status s) {
   switch (s) {
     case DC_OK: return "ok";
+    case DC_STOPPED: return "stopped for a requeue";
     case DC_ERR_ARG: return "bad argument";
     case DC_ERR_IO: return "input/output error";
     case DC_ERR_NOMEM: return "out of memory";
@@ -36,10 +37,14 @@ static void vlog(enum dc_log_level level, const char *prefix, const char *fmt, v
   if (level > g_level) return;
   if (level >= DC_LOG_INFO && g_rank > 0 && !g_all_print) return;
   FILE *f = level <= DC_LOG_WARN ? stderr : stdout;
-  if (g_rank >= 0) fprintf(f, "[rank %d] ", g_rank);
-  if (prefix) fputs(prefix, f);
-  vfprintf(f, fmt, ap);
-  fputc('\n', f);
+  /* one write per line, so lines of ranks sharing a terminal or log do not interleave */
+  char line[4096];
+  int n = g_rank >= 0 ? snprintf(line, sizeof line, "[rank %d] ", g_rank) : 0;
+  n += snprintf(line + n, sizeof line - (size_t)n, "%s", prefix ? prefix : "");
+  if ((size_t)n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+  if ((size_t)n >= sizeof line - 1) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  fwrite(line, 1, (size_t)n, f);
   fflush(f);
 }
 

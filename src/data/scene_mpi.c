@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "diffclip/core/sha256.h"
+
 /* Rows [lo, hi) of the cube belong to rank r of R. */
 static void band_of(int H, int r, int R, int *lo, int *hi) {
   *lo = (int)((long)H * r / R);
@@ -41,10 +43,31 @@ static enum dc_status read_band(const struct dc_dist *d, hid_t file, const char 
   return DC_OK;
 }
 
+/* Every rank must have opened the same scene (a node-local copy of another version at the
+ * same path would mix two data sets): its shape, names, provenance and labels compared. */
+static enum dc_status same_scene(const struct dc_dist *d, const char *path, const struct dc_scene *s) {
+  char train[DC_SHA256_HEX], test[DC_SHA256_HEX], text[2048];
+  size_t hw = (size_t)s->height * s->width * sizeof(int32_t);
+  dc_sha256_hex(s->train, hw, train);
+  dc_sha256_hex(s->test, hw, test);
+  int n = snprintf(text, sizeof text,
+                   "scene %.300s\nname %.63s\nsize %d x %d\nclasses %d\ncreated %s by diffclip %s\nmanifest sha256 %s\n"
+                   "train labels sha256 %s\ntest labels sha256 %s\n",
+                   path, s->name, s->height, s->width, s->n_classes, s->created_utc, s->program_version,
+                   s->manifest_sha256, train, test);
+  for (int m = 0; m < s->n_modalities && n > 0 && (size_t)n < sizeof text; m++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "modality %d %.31s, %d bands, range %.9g .. %.9g\n", m,
+                  s->modality_names[m], s->bands[m], s->global_min[m], s->global_max[m]);
+  return dc_dist_same_text(d, "scene", text,
+                           "every rank must read the same scene file: a node-local copy differs from rank 0's "
+                           "(copy the same file to every node, or put it on a shared file system)");
+}
+
 enum dc_status dc_scene_load_parallel(const struct dc_dist *d, const char *path, struct dc_scene *s) {
   /* metadata, labels and statistics: small, every rank reads them */
   enum dc_status st = dc_dist_agree(d, dc_scene_read(path, s, 0));
   if (st != DC_OK) return st;
+  DC_TRY(dc_dist_agree(d, same_scene(d, path, s)));
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, d->comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, 1);

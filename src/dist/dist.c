@@ -3,7 +3,9 @@
  * NCCL, or staging through the host, on GPU memory) and agreed failure. */
 #include "diffclip/dist/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dist/nccl/nccl.h"
 
@@ -91,4 +93,70 @@ static enum dc_status sum_doubles(void *ctx, double *x, int n) {
 
 void dc_dist_reducer(const struct dc_dist *d, struct dc_reducer *out) {
   *out = (struct dc_reducer){.ctx = (void *)d, .ranks = d->size, .sum = sum_doubles};
+}
+
+/* The first line where a and b differ (1-based), its text in each (cut at 160 chars), and
+ * the nearest line before it that opens a group ("... {"), for the message. */
+static int first_difference(const char *a, const char *b, char *la, char *lb, char *group, size_t cap, int *more) {
+  int line = 1, first = 0;
+  const char *pa = a, *pb = b;
+  group[0] = '\0';
+  *more = 0;
+  while (*pa || *pb) {
+    size_t na = strcspn(pa, "\n"), nb = strcspn(pb, "\n");
+    if (na != nb || strncmp(pa, pb, na) != 0) {
+      if (first) {
+        ++*more;
+      } else {
+        first = line;
+        snprintf(la, cap, "%.*s", (int)(na < 160 ? na : 160), pa);
+        snprintf(lb, cap, "%.*s", (int)(nb < 160 ? nb : 160), pb);
+      }
+    }
+    if (!first && na > 0 && pa[na - 1] == '{') snprintf(group, cap, "%.*s", (int)(na < 160 ? na : 160), pa);
+    pa += na + (pa[na] == '\n');
+    pb += nb + (pb[nb] == '\n');
+    line++;
+  }
+  return first;
+}
+
+enum dc_status dc_dist_same_text(const struct dc_dist *d, const char *what, const char *mine, const char *hint) {
+  if (d->size == 1) return DC_OK;
+  long len = d->rank == 0 ? (long)strlen(mine) + 1 : 0;
+  DC_CHECK_MPI(MPI_Bcast(&len, 1, MPI_LONG, 0, d->comm));
+  char *theirs = malloc((size_t)len);
+  int oom = theirs == NULL, any_oom = 0;
+  MPI_Allreduce(&oom, &any_oom, 1, MPI_INT, MPI_MAX, d->comm);
+  if (any_oom) {
+    free(theirs);
+    return DC_ERROR(DC_ERR_NOMEM, "comparing the ranks' %s: out of memory", what);
+  }
+  if (d->rank == 0) memcpy(theirs, mine, (size_t)len);
+  for (long off = 0; off < len;) { /* in pieces an int can count */
+    int n = len - off > (1L << 30) ? 1 << 30 : (int)(len - off);
+    enum dc_status st = MPI_Bcast(theirs + off, n, MPI_CHAR, 0, d->comm) == MPI_SUCCESS ? DC_OK : DC_ERR_MPI;
+    if (st != DC_OK) {
+      free(theirs);
+      return DC_ERROR(st, "MPI_Bcast of rank 0's %s failed", what);
+    }
+    off += n;
+  }
+  char la[200], lb[200], group[200], also[64] = "";
+  int more = 0, line = d->rank == 0 ? 0 : first_difference(mine, theirs, la, lb, group, sizeof la, &more);
+  if (more) snprintf(also, sizeof also, " (and %d more line%s)", more, more == 1 ? "" : "s");
+  free(theirs);
+  /* how many ranks differ, and the lowest of them */
+  int stats[2] = {line > 0, line > 0 ? -d->rank : -d->size};
+  DC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, stats, 2, MPI_INT, MPI_MAX, d->comm));
+  int count = line > 0;
+  DC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_INT, MPI_SUM, d->comm));
+  if (!stats[0]) return DC_OK;
+  if (line > 0)
+    DC_ERROR(DC_ERR_ARG, "rank %d's %s differs from rank 0's at line %d%s%s%s: \"%s\" here, \"%s\" on rank 0%s; %s",
+             d->rank, what, line, group[0] ? " (in \"" : "", group, group[0] ? "\")" : "", la, lb, also, hint);
+  else if (d->rank == 0)
+    DC_ERROR(DC_ERR_ARG, "the ranks disagree about their %s: %d of %d rank(s) differ from rank 0 (the first is rank %d, "
+             "whose message says how); %s", what, count, d->size, -stats[1], hint);
+  return DC_ERR_ARG;
 }

@@ -201,14 +201,15 @@ static hid_t open_parallel(const struct dc_dist *d, const char *path, int create
 /* SHA-256 of the state attributes in one canonical text: stored as `state_sha256`, so an
  * edited or bit-flipped attribute (step, epoch, seed, ...) is caught as surely as a flipped
  * byte in a dataset is caught by its Fletcher32 checksum. */
-static void state_digest(const struct dc_ckpt_state *st, int world_size, char hex[DC_SHA256_HEX]) {
-  char text[512];
+static void state_digest(const struct dc_ckpt_state *st, int world_size, int version, char hex[DC_SHA256_HEX]) {
+  char text[640];
   int n = snprintf(text, sizeof text,
                    "format_version=%d\nkind=%s\nstep=%lld\nepoch=%lld\nsched_epoch=%.17g\nadam_step=%lld\n"
                    "seed=%llu\nsamples_seen=%llu\nworld_size=%d\nconfig_sha256=%s\n",
-                   DC_CKPT_VERSION, st->kind, (long long)st->step, (long long)st->epoch, st->sched_epoch,
+                   version, st->kind, (long long)st->step, (long long)st->epoch, st->sched_epoch,
                    (long long)st->adam_step, (unsigned long long)st->seed, (unsigned long long)st->samples_seen,
                    world_size, st->config_sha256);
+  if (version >= 3) n += snprintf(text + n, sizeof text - (size_t)n, "train_seconds=%.17g\n", st->train_seconds);
   dc_sha256_hex(text, (size_t)n, hex);
 }
 
@@ -303,9 +304,10 @@ enum dc_status dc_ckpt_write(const struct dc_dist *d, const char *dir, const cha
           attr_write(f, "seed", H5T_NATIVE_ULLONG, &seed) || attr_write(f, "samples_seen", H5T_NATIVE_ULLONG, &seen) ||
           attr_write(f, "world_size", H5T_NATIVE_LLONG, &ws) ||
           attr_write_str(f, "config_sha256", st->config_sha256) ||
+          attr_write(f, "train_seconds", H5T_NATIVE_DOUBLE, &st->train_seconds) ||
           attr_write_str(f, "program_version", DIFFCLIP_VERSION);
     char digest[DC_SHA256_HEX];
-    state_digest(st, d->size, digest);
+    state_digest(st, d->size, DC_CKPT_VERSION, digest);
     bad = bad || attr_write_str(f, "state_sha256", digest);
     bad = any_bad(d->comm, bad);
   }
@@ -359,9 +361,10 @@ static int read_state(hid_t f, struct dc_ckpt_state *st, const char *path) {
   if (attr_read_str(f, "format", format, sizeof format) || strcmp(format, DC_CKPT_FORMAT) != 0)
     return DC_ERROR(DC_ERR_IO, "%s: not a diffclip checkpoint (attribute format = '%s', expected '%s')", path, format,
                     DC_CKPT_FORMAT), 1;
-  /* version 1 (before the state digest) is still read, its attributes unchecked */
-  if (attr_read(f, "format_version", H5T_NATIVE_LLONG, &ver) || (ver != DC_CKPT_VERSION && ver != 1))
-    return DC_ERROR(DC_ERR_IO, "%s: checkpoint format version %lld, expected 1 or %d", path, ver, DC_CKPT_VERSION), 1;
+  /* version 1 (before the state digest) is still read, its attributes unchecked; version 2
+   * (before train_seconds) with its digest */
+  if (attr_read(f, "format_version", H5T_NATIVE_LLONG, &ver) || ver < 1 || ver > DC_CKPT_VERSION)
+    return DC_ERROR(DC_ERR_IO, "%s: checkpoint format version %lld, expected 1 to %d", path, ver, DC_CKPT_VERSION), 1;
   int bad = attr_read_str(f, "kind", st->kind, sizeof st->kind) || attr_read(f, "step", H5T_NATIVE_LLONG, &step) ||
             attr_read(f, "epoch", H5T_NATIVE_LLONG, &epoch) ||
             attr_read(f, "sched_epoch", H5T_NATIVE_DOUBLE, &st->sched_epoch) ||
@@ -369,6 +372,7 @@ static int read_state(hid_t f, struct dc_ckpt_state *st, const char *path) {
             attr_read(f, "samples_seen", H5T_NATIVE_ULLONG, &seen) ||
             attr_read(f, "world_size", H5T_NATIVE_LLONG, &ws) ||
             attr_read_str(f, "config_sha256", st->config_sha256, sizeof st->config_sha256);
+  if (!bad && ver >= 3) bad = attr_read(f, "train_seconds", H5T_NATIVE_DOUBLE, &st->train_seconds);
   if (bad) return DC_ERROR(DC_ERR_IO, "%s: a state attribute (step, epoch, seed, ...) is missing", path), 1;
   st->step = step;
   st->epoch = epoch;
@@ -384,7 +388,7 @@ static int read_state(hid_t f, struct dc_ckpt_state *st, const char *path) {
   char stored[DC_SHA256_HEX] = "", digest[DC_SHA256_HEX];
   if (attr_read_str(f, "state_sha256", stored, sizeof stored))
     return DC_ERROR(DC_ERR_IO, "%s: attribute state_sha256 (the digest of the state attributes) is missing", path), 1;
-  state_digest(st, st->world_size, digest);
+  state_digest(st, st->world_size, (int)ver, digest);
   if (strcmp(stored, digest) != 0)
     return DC_ERROR(DC_ERR_IO,
                     "%s: the state attributes (step %lld, epoch %lld, adam_step %lld, samples_seen %llu, ...) do not "
@@ -452,6 +456,15 @@ static herr_t verify_visit(hid_t g, const char *name, const H5L_info_t *info, vo
   return 0;
 }
 
+enum dc_status dc_ckpt_read_state(const char *path, struct dc_ckpt_state *st) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot open as HDF5 (missing, truncated or not HDF5)", path);
+  int bad = read_state(f, st, path);
+  H5Fclose(f);
+  return bad ? DC_ERR_IO : DC_OK;
+}
+
 enum dc_status dc_ckpt_verify(const char *path, int verbose) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -474,8 +487,8 @@ enum dc_status dc_ckpt_verify(const char *path, int verbose) {
   }
   H5Fclose(f);
   if (!bad && verbose)
-    printf("%s: ok: %s checkpoint, step %lld, epoch %lld, %d rank(s), config %s\n", path, st.kind, (long long)st.step,
-           (long long)st.epoch, st.world_size, st.config_sha256);
+    printf("%s: ok: %s checkpoint, step %lld, epoch %lld, %d rank(s), %.1f s of training, config %s\n", path, st.kind,
+           (long long)st.step, (long long)st.epoch, st.world_size, st.train_seconds, st.config_sha256);
   return bad ? DC_ERR_IO : DC_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "diffclip/train/pretrain_run.h"
 #include "diffclip/report/report.h"
 #include "diffclip/io/result.h"
+#include "diffclip/io/checkpoint.h"
 
 #define DC_BENCH_MAX_RUNS 64 /* pretraining runs per entry with bench.pretrain = "per_run" */
 
@@ -30,6 +31,11 @@ static void entry_name(const struct dc_config *c, const char *file, char *out, s
   for (const char *p = src; *p && n + 1 < cap && strcmp(p, ".cfg") != 0; p++)
     out[n++] = (isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-') ? *p : '_';
   out[n] = '\0';
+  if (strcmp(c->data.name, "mrnet") == 0 || dc_config_is_exams(c)) { /* each task of an exam store its own */
+    static const char *const tasks[] = {"abnormal", "acl", "meniscus"}; /* DC_DATA_TASK_CHOICES */
+    snprintf(out + n, cap - n, "_%s", tasks[c->data.task]);
+    n = strlen(out);
+  }
   if (c->data.study[0]) { /* a study row gets its own folder */
     snprintf(out + n, cap - n, "__");
     n = strlen(out);
@@ -97,12 +103,15 @@ static enum dc_status shared_pretraining(const struct dc_dist *d, struct dc_conf
   return DC_OK;
 }
 
-/* One entry: pretraining (shared and reused when done), then every shot setting and run. */
+/* One entry: pretraining (shared and reused when done), then every shot setting and run.
+ * Its timings are the stored ones (each pretraining checkpoint's training seconds, each
+ * result's fine-tuning and evaluation seconds), so they add up over every slot of a
+ * requeued job, however it was cut. */
 static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, const char *dir,
                                 struct dc_report_spec *spec, int *exit_code) {
   const struct dc_config_bench *b = &c->bench;
   char label[200], set[2300], pretrained[DC_BENCH_MAX_RUNS][2100];
-  double t0 = dc_now_s();
+  double pretrain_s = 0, stage2_s = 0;
   int per_run = b->pretrain == DC_BENCH_PRETRAIN_PER_RUN, n_pre = per_run ? b->runs : 1;
   if (n_pre > DC_BENCH_MAX_RUNS) return DC_ERROR(DC_ERR_ARG, "bench.runs = %d with per-run pretraining: at most %d",
                                                  b->runs, DC_BENCH_MAX_RUNS);
@@ -116,34 +125,49 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
     DC_TRY(shared_pretraining(d, &pc, dir, link_name, exit_code));
     if (*exit_code != 0) return DC_OK; /* stopped early (85) or diverged (86): the caller reports it */
     DC_TRY(dc_finetune_find_pretrained(d, &pc, pretrained[r], sizeof pretrained[r]));
+    struct dc_ckpt_state cs;
+    if (d->rank == 0 && dc_ckpt_read_state(pretrained[r], &cs) == DC_OK) pretrain_s += cs.train_seconds;
   }
   snprintf(label, sizeof label, "pretrain %.80s", spec->datasets[spec->n_datasets - 1].name);
-  dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
+  dc_report_spec_add_timing(spec, label, pretrain_s);
   struct dc_data data;
   DC_TRY(dc_data_from_config(d, c, &data));
-  t0 = dc_now_s();
   enum dc_status st = DC_OK;
   for (int i = 0; i < b->shots.n && st == DC_OK; i++)
     for (int r = 0; r < b->runs && st == DC_OK; r++) {
       struct dc_config fc = *c;
       fc.finetune.shots = b->shots.v[i];
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
-      char result[2400];
-      snprintf(result, sizeof result, "%s/result.h5", set);
-      struct dc_result old;
-      int done = 0;
-      if (d->rank == 0) { /* a finished run is kept: the bench resumes */
-        memset(&old, 0, sizeof old);
-        done = access(result, R_OK) == 0 && dc_result_read(result, &old) == DC_OK;
-        if (done) dc_result_free(&old);
+      struct dc_result res;
+      st = dc_finetune_resume(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res);
+      if (st == DC_OK && d->rank == 0) {
+        stage2_s += res.finetune_s + res.evaluate_s;
+        dc_result_free(&res);
       }
-      MPI_Bcast(&done, 1, MPI_INT, 0, d->comm);
-      if (done) continue;
-      st = dc_finetune_samples_one(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, NULL);
     }
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
-  dc_report_spec_add_timing(spec, label, dc_now_s() - t0);
+  dc_report_spec_add_timing(spec, label, stage2_s);
   dc_data_free(&data);
+  if (st == DC_STOPPED) *exit_code = DC_EXIT_REQUEUE, st = DC_OK;
+  return st;
+}
+
+/* An entry's configuration: the bench's, then the entry file, then the --set overrides;
+ * the same on every rank (a file that differs between nodes is refused). */
+static enum dc_status load_entry(const struct dc_dist *d, const struct dc_config *base, const char *file,
+                                 const char *const *sets, int n_sets, struct dc_config *c) {
+  *c = *base;
+  enum dc_status st = dc_dist_agree(d, dc_config_apply_file(c, file, NULL));
+  if (st == DC_OK) st = dc_dist_agree(d, dc_config_check(c, NULL));
+  for (int k = 0; k < n_sets && st == DC_OK; k++) st = dc_config_apply_set(c, sets[k], NULL); /* --set wins */
+  if (st != DC_OK) return st;
+  c->bench = base->bench; /* an entry cannot redefine the bench itself */
+  char *text = dc_config_text(c);
+  st = dc_dist_agree(d, text ? DC_OK : DC_ERROR(DC_ERR_NOMEM, "the configuration text of %s", file));
+  if (st == DC_OK)
+    st = dc_dist_same_text(d, "configuration of a bench entry", text,
+                           "every rank must read the same bench.datasets files (a file differs between nodes?)");
+  free(text);
   return st;
 }
 
@@ -177,16 +201,30 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
   double t_all = dc_now_s();
   enum dc_status st = DC_OK;
   *exit_code = 0;
-  for (int i = 0; i < b->datasets.n && st == DC_OK && *exit_code == 0; i++) {
-    struct dc_config c = base;
-    const char *file = b->datasets.v[i];
-    st = dc_dist_agree(d, dc_config_apply_file(&c, file, NULL));
-    if (st == DC_OK) st = dc_dist_agree(d, dc_config_check(&c, NULL));
-    for (int k = 0; k < n_sets && st == DC_OK; k++) st = dc_config_apply_set(&c, sets[k], NULL); /* --set wins */
+  dc_signals_install();
+  /* every entry's folder name first: two entries of one name would share (and overwrite)
+   * their folders, so they are refused before any work */
+  static char names[DC_REPORT_MAX_DATASETS][64];
+  for (int i = 0; i < b->datasets.n && st == DC_OK; i++) {
+    struct dc_config c;
+    st = load_entry(d, &base, b->datasets.v[i], sets, n_sets, &c);
     if (st != DC_OK) break;
-    c.bench = base.bench; /* an entry cannot redefine the bench itself */
-    char name[64], dir[1200], why[600];
-    entry_name(&c, file, name, sizeof name);
+    entry_name(&c, b->datasets.v[i], names[i], sizeof names[i]);
+    for (int j = 0; j < i && st == DC_OK; j++)
+      if (strcmp(names[i], names[j]) == 0)
+        st = DC_ERROR(DC_ERR_ARG,
+                      "bench.datasets: %s and %s both make the entry \"%s\" (from data.name, data.task and data.study): "
+                      "give one of them another data.name or data.study",
+                      b->datasets.v[j], b->datasets.v[i], names[i]);
+  }
+  st = dc_dist_agree(d, st);
+  for (int i = 0; i < b->datasets.n && st == DC_OK && *exit_code == 0; i++) {
+    struct dc_config c;
+    const char *file = b->datasets.v[i];
+    st = load_entry(d, &base, file, sets, n_sets, &c);
+    if (st != DC_OK) break;
+    char dir[1200], why[600];
+    const char *name = names[i];
     struct dc_report_dataset *e = dc_report_spec_add_dataset(spec, name);
     if (!e) {
       st = DC_ERR_ARG;
@@ -195,7 +233,7 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
     snprintf(e->display, sizeof e->display, "%.63s", c.data.name[0] ? c.data.name : name);
     snprintf(e->paper_key, sizeof e->paper_key, "%.63s", c.data.paper[0] ? c.data.paper : c.data.name);
     snprintf(e->study, sizeof e->study, "%.127s", c.data.study);
-    snprintf(dir, sizeof dir, "%s/%s", b->out_dir, name);
+    snprintf(dir, sizeof dir, "%.1000s/%.63s", b->out_dir, name);
     skip_reason(&c, why, sizeof why);
     if (why[0]) {
       e->skipped = 1;
@@ -217,7 +255,14 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
     dc_log(DC_LOG_INFO, "bench: %s (%d of %d)", name, i + 1, b->datasets.n);
     st = dc_dist_agree(d, run_entry(d, &c, dir, spec, exit_code));
   }
-  dc_report_spec_add_timing(spec, "bench total", dc_now_s() - t_all);
+  /* the stages' stored costs, summed over every slot (this slot alone: the log) */
+  double total = 0;
+  for (int i = 0; i < spec->n_timings; i++) total += spec->timings[i].seconds;
+  dc_report_spec_add_timing(spec, "bench total (the stages above, over every slot)", total);
+  dc_log(DC_LOG_INFO, "bench: this slot took %.1f s", dc_now_s() - t_all);
+  if (st == DC_OK && *exit_code == DC_EXIT_REQUEUE)
+    dc_log(DC_LOG_INFO, "bench: stopped for a requeue (exit code %d): run the same command again to continue; "
+           "finished runs are kept", DC_EXIT_REQUEUE);
   if (st == DC_OK && *exit_code == 0 && d->rank == 0) {
     st = dc_report_write(spec);
     if (st == DC_OK) dc_log(DC_LOG_INFO, "report: %s/report.html", spec->report_dir);

@@ -2,6 +2,8 @@
  * data_source.h). */
 #include "diffclip/train/data_source.h"
 
+#include "diffclip/core/sha256.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +52,29 @@ int dc_config_is_exams(const struct dc_config *cfg) {
 
 /* Every rank pools exams [N r / R, N (r + 1) / R), then the shares are gathered plane by
  * plane, so any rank can give any exam's patch. */
+/* Every rank must have opened the same exam store (see same_scene in data/scene_mpi.c). */
+static enum dc_status same_exams(const struct dc_dist *d, const char *path, const struct dc_exams *e) {
+  char labels[DC_SHA256_HEX], split[DC_SHA256_HEX], ids[DC_SHA256_HEX], text[1400];
+  dc_sha256_hex(e->labels, (size_t)e->n_exams * e->n_tasks * sizeof(int32_t), labels);
+  dc_sha256_hex(e->split, (size_t)e->n_exams * sizeof(int32_t), split);
+  dc_sha256_hex(e->ids, (size_t)e->n_exams * sizeof(int32_t), ids);
+  snprintf(text, sizeof text,
+           "exam store %.300s\nname %.63s\n%d exams, %d planes, %d tasks, %d splits, %d x %d x %d\n"
+           "labels sha256 %s\nsplits sha256 %s\nids sha256 %s\n",
+           path, e->name, e->n_exams, e->n_planes, e->n_tasks, e->n_splits, e->slices, e->height, e->width, labels, split,
+           ids);
+  return dc_dist_same_text(d, "exam store", text,
+                           "every rank must read the same exam store: a node-local copy differs from rank 0's");
+}
+
 static enum dc_status exams_load(const struct dc_dist *d, const struct dc_config *cfg, struct dc_exams *e) {
   struct dc_exams head;
   DC_TRY(dc_dist_agree(d, dc_exams_read(cfg->data.scene, cfg->model.window, 0, 0, &head)));
+  enum dc_status same = dc_dist_agree(d, same_exams(d, cfg->data.scene, &head));
+  if (same != DC_OK) {
+    dc_exams_free(&head);
+    return same;
+  }
   int N = head.n_exams, lo = (int)((long)N * d->rank / d->size), hi = (int)((long)N * (d->rank + 1) / d->size);
   dc_exams_free(&head);
   DC_TRY(dc_dist_agree(d, dc_exams_read(cfg->data.scene, cfg->model.window, lo, hi, e)));

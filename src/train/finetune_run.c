@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "diffclip/io/checkpoint.h"
 #include "diffclip/train/data_source.h"
@@ -22,6 +23,7 @@
 #include "diffclip/train/schedule.h"
 #include "diffclip/data/split.h"
 #include "diffclip/text/tokenizer.h"
+#include "diffclip/train/slot.h"
 #include "diffclip/train/train.h"
 
 struct ft {
@@ -47,6 +49,19 @@ struct ft {
   double finetune_s, evaluate_s;
   const char *from_ckpt; /* evaluate a fine-tuned checkpoint instead of training */
 };
+
+/* The keys that do not change a run's result: where it lives, how it is logged and run,
+ * which runs and datasets the job holds (the run index and shot count are its folder). */
+static const char *const finetune_operational[] = {
+    "run.name", "run.out_dir", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend", "data.scene",
+    "data.study", "data.paper", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
+    "pretrain.keep_checkpoints", "pretrain.resume", "finetune.runs", "finetune.first_run", "finetune.log_every",
+    "finetune.eval_batch", "bench."};
+
+enum dc_status dc_finetune_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
+  return dc_config_identity(c, finetune_operational, (int)(sizeof finetune_operational / sizeof *finetune_operational),
+                            hex);
+}
 
 static enum dc_status make_prompts(struct ft *f) {
   const struct dc_config_finetune *fc = &f->cfg->finetune;
@@ -136,7 +151,7 @@ static void normalise_rows(float *x, int n, int D) {
  * NULL; two classes) the probability of class 1: the softmax of the logits, logit_scale x
  * cosine against the prompts (the linear head's own logits). Inference uses the published
  * random timestep per pixel (keyed by the pixel), or 0 when configured. */
-static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred, double *score) {
+static int predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred, double *score, int check_stop) {
   const struct dc_backend *be = c->params.be;
   int D = f->mcfg.embed_dim, N = f->N;
   float log_scale = 0;
@@ -150,7 +165,10 @@ static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int 
     be->download(f->text, c->io.text_features, (size_t)N * D * sizeof(float));
     normalise_rows(f->text, N, D);
   }
+  double slowest = 0, t_batch = dc_now_s();
   for (int start = 0; start < n; start += c->B) {
+    /* a stop request, or no room left in the slot for one more batch and the result */
+    if (check_stop && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, 1.5 * slowest + 0.25, NULL)) return 1;
     int m = n - start < c->B ? n - start : c->B;
     /* keyed by pixel index, so a pixel's timestep does not depend on the batching */
     for (int j = 0; j < c->B; j++) f->hidx[j] = idx[start + (j < m ? j : m - 1)];
@@ -177,12 +195,16 @@ static void predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int 
       pred[start + j] = best;
       if (score) score[start + j] = 1.0 / (1.0 + exp(-scale * (s01[1] - s01[0])));
     }
+    double t = dc_now_s();
+    if (t - t_batch > slowest) slowest = t - t_batch;
+    t_batch = t;
   }
+  return 0;
 }
 
 static double accuracy(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, int *scratch) {
   if (n == 0) return NAN;
-  predict(f, c, idx, n, scratch, NULL);
+  predict(f, c, idx, n, scratch, NULL, 0);
   int ok = 0;
   for (int i = 0; i < n; i++) ok += scratch[i] == lab[i];
   return (double)ok / n;
@@ -225,10 +247,11 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   DC_CHECK_ALLOC(scratch);
   DC_CHECK_ALLOC(best_p);
   DC_CHECK_ALLOC(best_b);
-  double best_acc = -1;
+  double best_acc = -1, slowest = 0, t_epoch = dc_now_s();
   long steps = 0;
+  int stopped = 0;
   f->best_epoch = -1;
-  for (int e = 0; e < fc->epochs && (fc->max_steps == 0 || steps < fc->max_steps); e++) {
+  for (int e = 0; e < fc->epochs && (fc->max_steps == 0 || steps < fc->max_steps) && !stopped; e++) {
     for (int i = 0; i < sp->n_train; i++) order[i] = i;
     for (int i = sp->n_train - 1; i > 0; i--) { /* the epoch's order, keyed by (seed, run, epoch) */
       int j = (int)dc_rng_below((uint64_t)f->cfg->run.seed, DC_STREAM_SHUFFLE + 4096u * (uint64_t)f->run + (uint64_t)e,
@@ -266,6 +289,16 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
     if ((e + 1) % fc->log_every == 0 || e == 0 || e + 1 == fc->epochs)
       dc_log(DC_LOG_INFO, "  run %d, %d-shot: epoch %d/%d  loss %.4f  validation accuracy %.2f%%  lr %.2g", f->run,
              f->shots, e + 1, fc->epochs, f->epoch_loss[e], 100 * f->val_acc[e], lr);
+    /* at the epoch boundary: a stop request, or no room in the slot for another epoch */
+    double t = dc_now_s();
+    if (t - t_epoch > slowest) slowest = t - t_epoch;
+    t_epoch = t;
+    const char *why = NULL;
+    if (e + 1 < fc->epochs && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, 1.5 * slowest + 0.25, &why)) {
+      dc_log(DC_LOG_INFO, "  run %d, %d-shot: stopping after epoch %d of %d (%s); the job resumes with this run", f->run,
+             f->shots, e + 1, fc->epochs, why);
+      stopped = 1;
+    }
   }
   if (f->best_epoch >= 0) {
     be->upload(c->params.params, best_p, c->params.n_total * sizeof *best_p);
@@ -273,7 +306,7 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   }
   dc_adam_free(&adam, be);
   free(order), free(lab), free(idx), free(scratch), free(best_p), free(best_b);
-  return DC_OK;
+  return stopped ? DC_STOPPED : DC_OK;
 }
 
 /* Every rank predicts its share of n pixels; rank 0 receives all of them in pred (and
@@ -286,7 +319,13 @@ static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, int *
   DC_CHECK_ALLOC(mine);
   DC_CHECK_ALLOC(counts);
   DC_CHECK_ALLOC(my_score);
-  if (hi > lo) predict(f, f->eval, idx + lo, hi - lo, mine, score ? my_score : NULL);
+  int stopped = hi > lo ? predict(f, f->eval, idx + lo, hi - lo, mine, score ? my_score : NULL, 1) : 0;
+  if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, d->comm);
+  if (stopped) {
+    free(mine), free(my_score), free(counts);
+    if (d->rank == 0) dc_log(DC_LOG_INFO, "  run %d, %d-shot: evaluation stopped; the job resumes it", f->run, f->shots);
+    return DC_STOPPED;
+  }
   for (int r = 0; r < d->size; r++) {
     counts[r] = (int)((long)n * (r + 1) / d->size) - (int)((long)n * r / d->size);
     counts[d->size + r] = (int)((long)n * r / d->size);
@@ -322,7 +361,7 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
   DC_TRY(dc_class_metrics(r->confusion, f->N, &cm, r->per_class));
   r->oa = cm.oa, r->aa = cm.aa, r->kappa = cm.kappa, r->n_test = sp->n_test;
   r->finetune_s = f->finetune_s, r->evaluate_s = f->evaluate_s, r->best_epoch = f->best_epoch;
-  DC_TRY(dc_config_sha256(f->cfg, r->config_sha256));
+  DC_TRY(dc_finetune_identity(f->cfg, r->config_sha256));
   r->n_epochs = f->n_epochs;
   r->finetune_loss = malloc(((size_t)f->n_epochs + 1) * sizeof(double));
   r->val_acc = malloc(((size_t)f->n_epochs + 1) * sizeof(double));
@@ -360,8 +399,9 @@ static enum dc_status save_model(struct ft *f, const char *dir) {
   DC_CHECK_ALLOC(vocab);
   for (int i = 0; i < n; i++) p += sprintf(p, "%s\n", table[i]);
   dc_tokenizer_table_free(table, n);
-  struct dc_ckpt_state st = {.kind = "finetune", .epoch = f->best_epoch + 1, .seed = (uint64_t)f->cfg->run.seed};
-  DC_TRY(dc_config_sha256(f->cfg, st.config_sha256));
+  struct dc_ckpt_state st = {.kind = "finetune", .epoch = f->best_epoch + 1, .seed = (uint64_t)f->cfg->run.seed,
+                             .train_seconds = f->finetune_s};
+  DC_TRY(dc_finetune_identity(f->cfg, st.config_sha256));
   char *text = dc_config_text(f->cfg);
   enum dc_status s = dc_ckpt_write(f->d, ckdir, "ckpt_finetuned.h5", &f->eval->params, &f->eval->buffers, NULL, &st,
                                    text, vocab, 1);
@@ -433,12 +473,13 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
       if (st == DC_OK && strcmp(cs.kind, "finetune") != 0)
         st = DC_ERROR(DC_ERR_ARG, "%s is a %s checkpoint, not a fine-tuned one", f->from_ckpt, cs.kind);
       f->best_epoch = (int)cs.epoch - 1;
+      f->finetune_s = cs.train_seconds; /* the cost of the fine-tuning that made it, in an earlier slot */
     } else if (st == DC_OK) {
       st = train(f, pretrained);
+      f->finetune_s = dc_now_s() - t0;
     }
   }
   DC_TRY(dc_dist_agree(d, st));
-  f->finetune_s = dc_now_s() - t0;
   /* the chosen weights to every rank's evaluation model */
   struct dc_clip *e = f->eval;
   const struct dc_backend *be = e->params.be;
@@ -452,6 +493,11 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   be->upload(e->params.params, host, e->params.n_total * sizeof *host);
   be->upload(e->buffers.params, host + e->params.n_total, e->buffers.n_total * sizeof *host);
   free(host);
+  /* the fine-tuned model is saved before the evaluation, so a job stopped during the
+   * evaluation resumes with it instead of fine-tuning again */
+  if (d->rank == 0 && dc_mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+  DC_TRY(dc_dist_agree(d, st));
+  if (!f->from_ckpt) DC_TRY(save_model(f, dir));
   /* evaluation: the test pixels (exams: with their scores), then every pixel for the map */
   t0 = dc_now_s();
   size_t npix = s ? (size_t)s->height * s->width : 0;
@@ -468,9 +514,6 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     DC_TRY(predict_sharded(f, all, (int)npix, map_pred, NULL));
   }
   f->evaluate_s = dc_now_s() - t0;
-  if (d->rank == 0 && dc_mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-  DC_TRY(dc_dist_agree(d, st));
-  if (!f->from_ckpt) DC_TRY(save_model(f, dir));
   if (d->rank == 0) {
     struct dc_result r;
     st = make_result(f, test_pred, test_score, map_pred, &r);
@@ -514,24 +557,63 @@ static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, 
   return dc_dist_agree(d, st);
 }
 
-enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
-                               int run, int shots, const char *pretrained, const char *dir, struct dc_result *res) {
-  struct dc_samples smp = {.scene = scene};
-  return one(d, cfg, &smp, run, shots, pretrained, NULL, dir, res);
+/* Rank 0: what the run folder holds for this configuration. 2: a result of it (kept);
+ * 1: its fine-tuned checkpoint without a result (evaluate it); 0: nothing usable. */
+static int folder_state(const struct dc_config *cfg, const char *dir, int evaluate, struct dc_result *res) {
+  char id[DC_SHA256_HEX], path[2400];
+  if (dc_finetune_identity(cfg, id) != DC_OK) return 0;
+  snprintf(path, sizeof path, "%.2300s/result.h5", dir);
+  if (access(path, F_OK) == 0) {
+    struct dc_result old;
+    memset(&old, 0, sizeof old);
+    if (dc_result_read(path, &old) != DC_OK) {
+      dc_log(DC_LOG_WARN, "%s is unreadable: this run is done again", path);
+    } else if (strcmp(old.config_sha256, id) != 0) {
+      dc_log(DC_LOG_WARN, "%s was made under another configuration (identity sha256 %.12s..., this one %.12s...): "
+             "this run is done again and its result replaced", path, old.config_sha256, id);
+      dc_result_free(&old);
+    } else {
+      if (res) *res = old;
+      else dc_result_free(&old);
+      return 2;
+    }
+  }
+  if (evaluate) return 1;
+  snprintf(path, sizeof path, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
+  struct dc_ckpt_state st;
+  if (access(path, F_OK) != 0) return 0;
+  if (dc_ckpt_read_state(path, &st) != DC_OK || strcmp(st.kind, "finetune") != 0 || strcmp(st.config_sha256, id) != 0 ||
+      dc_ckpt_verify(path, 0) != DC_OK) {
+    dc_log(DC_LOG_WARN, "%s is not a fine-tuned model of this configuration: fine-tuning again", path);
+    return 0;
+  }
+  return 1;
 }
 
-enum dc_status dc_finetune_samples_one(const struct dc_dist *d, const struct dc_config *cfg,
-                                       const struct dc_samples *samples, int run, int shots, const char *pretrained,
-                                       const char *dir, struct dc_result *res) {
-  return one(d, cfg, samples, run, shots, pretrained, NULL, dir, res);
-}
-
-enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
-                               int run, int shots, const char *dir, struct dc_result *res) {
+enum dc_status dc_finetune_resume(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
+                                  int run, int shots, const char *pretrained, const char *dir, int evaluate,
+                                  struct dc_result *res) {
+  int state = 0;
+  if (res) memset(res, 0, sizeof *res);
+  dc_signals_install();
+  if (d->rank == 0) state = folder_state(cfg, dir, evaluate, res);
+  DC_CHECK_MPI(MPI_Bcast(&state, 1, MPI_INT, 0, d->comm));
+  if (state == 2) {
+    dc_log(DC_LOG_INFO, "run %d, %d-shot: kept %s/result.h5 (made under this configuration; delete it to redo the run)",
+           run, shots, dir);
+    return DC_OK;
+  }
+  /* a stop already asked for (or a slot at its end) is honoured before the run begins */
+  const char *why = NULL;
+  if (dc_slot_must_stop_all(d, cfg->pretrain.max_wall_s, 0.0, &why)) {
+    dc_log(DC_LOG_INFO, "run %d, %d-shot: not started (%s); the job resumes here", run, shots, why);
+    return DC_STOPPED;
+  }
   char ckpt[2400];
   snprintf(ckpt, sizeof ckpt, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
-  struct dc_samples smp = {.scene = scene};
-  return one(d, cfg, &smp, run, shots, NULL, ckpt, dir, res);
+  if (state == 1 && !evaluate && d->rank == 0)
+    dc_log(DC_LOG_INFO, "run %d, %d-shot: evaluating the fine-tuned model kept in %s", run, shots, ckpt);
+  return one(d, cfg, samples, run, shots, pretrained, state == 1 ? ckpt : NULL, dir, res);
 }
 
 enum dc_status dc_finetune_find_pretrained(const struct dc_dist *d, const struct dc_config *cfg, char *path, size_t cap) {
@@ -560,9 +642,7 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg->run.out_dir, cfg->run.name, k, run);
     struct dc_result r;
     memset(&r, 0, sizeof r);
-    char ckpt[2400];
-    snprintf(ckpt, sizeof ckpt, "%.2300s/ckpt/ckpt_finetuned.h5", dir);
-    st = one(d, cfg, samples, run, k, pretrained, evaluate ? ckpt : NULL, dir, &r);
+    st = dc_finetune_resume(d, cfg, samples, run, k, pretrained, dir, evaluate, &r);
     if (st == DC_OK && d->rank == 0) {
       double v[4] = {r.oa, r.aa, r.kappa, 0};
       if (binary) v[0] = r.accuracy, v[1] = r.auc, v[2] = r.sensitivity, v[3] = r.specificity;

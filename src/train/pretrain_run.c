@@ -47,34 +47,21 @@ struct run {
   int lock_fd; /* rank 0: <run>/lock, locked for the run's life; -1 none */
   long inject_nan_from; /* DIFFCLIP_INJECT_NAN_FROM_STEP: tests the divergence handling; -1 off */
   int local_order, band_lo, band_hi; /* pretrain.data_order = "local": this rank's rows */
+  double train_base, t_loop; /* training seconds of the earlier slots; when this slot's loop began */
 };
 
 /* The keys that say how a run is operated, not what it computes: they may change between
- * a run and its resumption (e.g. a longer max_steps, a wall-time limit for the next slot). */
-static const char *const operational_keys[] = {
+ * a run and its resumption (e.g. a longer max_steps, a wall-time limit for the next slot);
+ * the other stages' keys do not change the pretraining either. */
+static const char *const pretrain_operational[] = {
     "pretrain.epochs", "pretrain.max_steps", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
     "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend",
-    "run.out_dir", "data.scene"};
-static const char *const other_stages[] = {"finetune.", "bench."};
+    "run.out_dir", "data.scene", "finetune.", "bench."};
 
-/* The run's identity: its SHA-256 with the operational keys and the other stages' keys at
- * their defaults, so a resumed run is recognised as the same experiment. */
+/* The run's identity, so a resumed run is recognised as the same experiment. */
 enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
-  struct dc_config id = *c;
-  int n;
-  const struct dc_config_key *keys = dc_config_schema(&n);
-  for (int i = 0; i < n; i++) {
-    int reset = 0;
-    for (size_t k = 0; k < sizeof operational_keys / sizeof *operational_keys; k++)
-      reset |= strcmp(keys[i].key, operational_keys[k]) == 0;
-    for (size_t k = 0; k < sizeof other_stages / sizeof *other_stages; k++)
-      reset |= strncmp(keys[i].key, other_stages[k], strlen(other_stages[k])) == 0;
-    if (!reset) continue;
-    char set[DC_CONFIG_STR + 64];
-    snprintf(set, sizeof set, "%s=%s", keys[i].key, keys[i].def);
-    DC_TRY(dc_config_apply_set(&id, set, NULL));
-  }
-  return dc_config_sha256(&id, hex);
+  return dc_config_identity(c, pretrain_operational, (int)(sizeof pretrain_operational / sizeof *pretrain_operational),
+                            hex);
 }
 
 static enum dc_status lock_dir(struct run *r);
@@ -263,6 +250,7 @@ static enum dc_status save(struct run *r) {
   snprintf(name, sizeof name, "ckpt_%010lld.h5", (long long)r->st.step);
   r->st.adam_step = r->adam.step;
   r->st.world_size = r->d->size;
+  r->st.train_seconds = r->train_base + (dc_now_s() - r->t_loop);
   DC_TRY(dc_ckpt_write(r->d, r->ckpt_dir, name, &r->p->params, &r->p->buffers, &r->adam, &r->st, r->cfg_text, NULL,
                        r->cfg->pretrain.keep_checkpoints));
   snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s/%s", r->ckpt_dir, name);
@@ -341,9 +329,11 @@ static enum dc_status loop(struct run *r, int *exit_code) {
   const struct dc_config_pretrain *pc = &r->cfg->pretrain;
   const struct dc_backend *be = r->p->params.be;
   int M = r->mcfg.n_modalities, bad_run = 0, rollbacks = 0;
-  double t_start = dc_now_s(), t_mark = t_start, ckpt_cost = 0;
+  double t_start = dc_now_s(), t_mark = t_start, t_prev = t_start, slowest = 0, ckpt_cost = 0;
   long mark_step = r->st.step;
   *exit_code = 0;
+  r->train_base = r->st.train_seconds;
+  r->t_loop = t_start;
   dc_log(DC_LOG_INFO, "pretraining %s: %ld %s, %ld steps of %d (%d per rank x %d), %zu parameters",
          dc_samples_name(&r->data.samples), r->n_corpus, r->data.samples.exams ? "train exams" : "patch centres", r->total_steps, r->G, r->B, r->d->size, r->p->params.n_trainable);
   while (r->st.step < r->total_steps) {
@@ -354,23 +344,31 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     DC_TRY(dc_dist_allreduce_mean(r->d, be, r->p->params.grads, r->p->params.n_trainable));
     /* the global batch's loss terms and the gradient norm (the same on every rank) */
     float terms[2 * DC_MAX_MODALITIES + 1];
+    if (r->inject_nan_from >= 0 && step >= r->inject_nan_from) r->p->loss = NAN; /* fault injection, this rank */
     for (int m = 0; m < M; m++) terms[2 * m] = r->p->masked[m], terms[2 * m + 1] = r->p->visible[m];
     terms[2 * M] = r->p->loss;
+    float local_loss = r->p->loss;
     MPI_Allreduce(MPI_IN_PLACE, terms, 2 * M + 1, MPI_FLOAT, MPI_SUM, r->d->comm);
     for (int i = 0; i <= 2 * M; i++) terms[i] /= (float)r->d->size;
     double gnorm = sqrt(be->dot(r->p->params.grads, r->p->params.grads, r->p->params.n_trainable));
-    if (r->inject_nan_from >= 0 && step >= r->inject_nan_from) terms[2 * M] = NAN; /* fault injection */
-    if (!isfinite(terms[2 * M]) || !isfinite(gnorm)) {
+    /* Every rank takes the same branch, decided together: the step is bad when the global
+     * terms are, or any rank's own loss was; the lowest such rank is named. */
+    int bad[2] = {!isfinite(terms[2 * M]) || !isfinite(gnorm), isfinite(local_loss) ? -r->d->size : -r->d->rank};
+    MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT, MPI_MAX, r->d->comm);
+    char origin[96] = "";
+    if (-bad[1] < r->d->size)
+      snprintf(origin, sizeof origin, " (first non-finite on rank %d, from its own batch)", -bad[1]);
+    if (bad[0] || -bad[1] < r->d->size) {
       if (++bad_run <= pc->max_bad_steps) {
-        dc_log(DC_LOG_WARN, "step %ld: loss %g, gradient norm %g: step skipped (%d of %d in a row)", step + 1,
-               terms[2 * M], gnorm, bad_run, pc->max_bad_steps);
+        dc_log(DC_LOG_WARN, "step %ld: loss %g, gradient norm %g%s: step skipped (%d of %d in a row)", step + 1,
+               terms[2 * M], gnorm, origin, bad_run, pc->max_bad_steps);
         r->st.step++;
         r->st.samples_seen += (uint64_t)r->G;
         continue;
       }
       if (!r->last_ckpt[0] || ++rollbacks > pc->max_rollbacks) {
-        dc_log(DC_LOG_ERROR, "training diverged at step %ld (loss %g, gradient norm %g) after %d rollback(s): stopping",
-               step + 1, terms[2 * M], gnorm, r->last_ckpt[0] ? rollbacks - 1 : 0);
+        dc_log(DC_LOG_ERROR, "training diverged at step %ld (loss %g, gradient norm %g%s) after %d rollback(s): stopping",
+               step + 1, terms[2 * M], gnorm, origin, r->last_ckpt[0] ? rollbacks - 1 : 0);
         *exit_code = DC_EXIT_DIVERGED;
         return DC_OK;
       }
@@ -389,14 +387,19 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     r->st.samples_seen += (uint64_t)r->G;
     r->st.epoch = r->st.step / r->steps_per_epoch;
     r->st.sched_epoch = (double)r->st.epoch;
-    /* signals and the wall-time limit, agreed by all ranks */
-    int flags[2], sig_ckpt, sig_stop;
+    /* signals and the wall-time limit, agreed by all ranks. The limit keeps room for one
+     * more step and one checkpoint, each as slow as the slowest seen in this slot (before
+     * the slot's first checkpoint: its size at 100 MB/s), half as much again, and 0.25 s. */
+    int flags[3], sig_ckpt, sig_stop;
     dc_signals_take(&sig_ckpt, &sig_stop);
     double t = dc_now_s(), per_step = (t - t_mark) / (double)(r->st.step - mark_step);
-    int out_of_time = pc->max_wall_s > 0 && t - t_start + 2 * per_step + 2 * ckpt_cost + 5 > pc->max_wall_s;
+    if (t - t_prev > slowest) slowest = t - t_prev;
+    t_prev = t;
+    double ckpt_est = ckpt_cost > 0 ? ckpt_cost : 0.1 + 3.0 * 4.0 * (double)r->p->params.n_total / 1e8;
     flags[0] = sig_ckpt;
-    flags[1] = sig_stop || out_of_time;
-    MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, r->d->comm);
+    flags[1] = dc_slot_must_stop(pc->max_wall_s, 1.5 * (slowest + ckpt_est) + 0.25, NULL);
+    flags[2] = sig_stop;
+    MPI_Allreduce(MPI_IN_PLACE, flags, 3, MPI_INT, MPI_MAX, r->d->comm);
     long done = r->st.step;
     if (done % pc->log_every == 0 || done == r->total_steps || flags[1])
       progress(r, step, terms, gnorm, lr, r->G / per_step, per_step * (double)(r->total_steps - done));
@@ -404,17 +407,18 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     if (periodic || flags[0] || flags[1] || done == r->total_steps) {
       double t0 = dc_now_s();
       DC_TRY(save(r));
-      ckpt_cost = dc_now_s() - t0;
+      if (dc_now_s() - t0 > ckpt_cost) ckpt_cost = dc_now_s() - t0;
+      t_prev = dc_now_s(); /* the checkpoint is not a step */
     }
     if (flags[1] && done < r->total_steps) {
-      dc_log(DC_LOG_INFO, "stopping at step %ld (%s): resubmit the same command to continue (exit code %d)", done,
-             sig_stop ? "signal" : "wall-time limit", DC_EXIT_REQUEUE);
+      dc_log(DC_LOG_INFO, "stopping at step %ld after %.1f s of this slot (%s): resubmit the same command to continue "
+             "(exit code %d)", done, dc_slot_elapsed_s(), flags[2] ? "signal" : "wall-time limit", DC_EXIT_REQUEUE);
       *exit_code = DC_EXIT_REQUEUE;
       return DC_OK;
     }
   }
-  dc_log(DC_LOG_INFO, "pretraining finished: %ld steps in %.1f s; final checkpoint %s", r->total_steps,
-         dc_now_s() - t_start, r->last_ckpt);
+  dc_log(DC_LOG_INFO, "pretraining finished: %ld steps, %.1f s in this slot, %.1f s in all; final checkpoint %s",
+         r->total_steps, dc_now_s() - t_start, r->st.train_seconds, r->last_ckpt);
   return DC_OK;
 }
 

@@ -27,10 +27,24 @@ for r in 0 1; do
   test -f "runs/mrnet/finetune/shots_5/run_$r/result.h5" || { echo "FAIL: no result.h5 for run $r"; exit 1; }
 done
 run bench --config mrnet_tiny.cfg > bench.log 2>&1 || { cat bench.log; echo "FAIL: diffclip bench"; exit 1; }
-test ! -e bench/mrnet/skipped.txt || { cat bench/mrnet/skipped.txt; echo "FAIL: MRNet skipped"; exit 1; }
+# the entry's folder is keyed by the task too (three MRNet tasks of one data.name each get their own)
+test ! -e bench/mrnet_abnormal/skipped.txt || { cat bench/mrnet_abnormal/skipped.txt; echo "FAIL: MRNet skipped"; exit 1; }
 for r in 0 1; do
-  test -f "bench/mrnet/shots_5/run_$r/result.h5" || { echo "FAIL: no bench result.h5 for run $r"; exit 1; }
+  test -f "bench/mrnet_abnormal/shots_5/run_$r/result.h5" || { echo "FAIL: no bench result.h5 for run $r"; exit 1; }
 done
 grep -q '"binary"' bench/report/report.json || { echo "FAIL: no binary metrics in report.json"; exit 1; }
 grep -q "AUC" bench/report/report.md || { echo "FAIL: no AUC in report.md"; exit 1; }
+# a rerun keeps every result of this configuration ...
+run bench --config mrnet_tiny.cfg > bench2.log 2>&1 || { cat bench2.log; echo "FAIL: bench rerun"; exit 1; }
+test "$(grep -c 'kept .*result.h5' bench2.log)" = 2 || { cat bench2.log; echo "FAIL: the rerun did not keep both results"; exit 1; }
+# ... and redoes those of another one (other fine-tuning epochs), saying why
+run bench --config mrnet_tiny.cfg --set finetune.epochs=3 > bench3.log 2>&1 || { cat bench3.log; echo "FAIL: bench with other epochs"; exit 1; }
+test "$(grep -c 'made under another configuration' bench3.log)" = 2 || { cat bench3.log; echo "FAIL: results of another configuration were reused"; exit 1; }
+# two entries that would share one folder are refused before any work
+sed 's/^bench = .*$/bench = { datasets = ["mrnet_tiny.cfg", "again.cfg"]; shots = [5]; runs = 1; out_dir = "bench_dup"; };/' \
+  mrnet_tiny.cfg > dup.cfg
+printf '@include "mrnet_tiny.cfg"\n' > again.cfg
+if run bench --config dup.cfg > dup.log 2>&1; then echo "FAIL: two entries of one name were run"; exit 1; fi
+grep -q 'both make the entry "mrnet_abnormal"' dup.log || { cat dup.log; echo "FAIL: no message naming the shared entry"; exit 1; }
+test ! -e bench_dup/pretrain || { echo "FAIL: work was done before the duplicate entry was refused"; exit 1; }
 echo "mrnet end to end: ok"

@@ -1,9 +1,11 @@
 #!/bin/bash
 # jobs/local/run.sh on the tiny synthetic scene, 2 ranks, a small model:
 #   1. a run to the end: exit code 0, the final checkpoint present and `diffclip verify` passing;
-#   2. pretrain.max_wall_s = 1 stops every slot after one step with exit code 85: run.sh
-#      restarts it until it is done, and the run resumes each time (one metrics line per
-#      step, steps 1..N, no step twice), ending with a valid final checkpoint;
+#   2. pretrain.max_wall_s = 1 ends every slot with exit code 85 (N steps take several
+#      slots; the limit counts from the process start and keeps room for a step and a
+#      checkpoint): run.sh restarts it until it is done, and the run resumes each time (one
+#      metrics line per step, steps 1..N, no step twice), ending with a valid final
+#      checkpoint bit-identical to the uninterrupted run's;
 #   3. MAX_RESTARTS bounds the loop: with 0 restarts it gives up with 85.
 # run.sh itself must handle running as root (no OMPI_ALLOW_RUN_AS_ROOT from ctest).
 # usage: check_local_run.sh SOURCE_DIR DIFFCLIP MPIRUN
@@ -22,7 +24,7 @@ unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
 small=(--set data.synthetic=tiny --set model.window=5 --set model.embed_dim=16 --set model.depth=1
   --set model.heads=2 --set model.decoder_dim=16 --set model.decoder_depth=1 --set model.decoder_heads=2
   --set model.stem_width=8 --set pretrain.global_batch=8 --set pretrain.log_every=1
-  --set pretrain.checkpoint_every=100 --set run.out_dir="$work/runs")
+  --set pretrain.checkpoint_every=100 --set pretrain.epochs=100000 --set run.out_dir="$work/runs")
 
 run() { # NAME STEPS [run.sh environment assignments...] -- extra diffclip args
   local name=$1 steps=$2
@@ -37,35 +39,38 @@ run() { # NAME STEPS [run.sh environment assignments...] -- extra diffclip args
 
 steps_logged() { grep -o '"step": [0-9]*' "$work/runs/$1/metrics.jsonl" 2>/dev/null | awk '{print $2}' | tr '\n' ' '; }
 
+N=1500 # steps: several 1-second slots on any machine this runs on (about 260 a slot on 2 EPYC cores)
+expected=$(seq -s ' ' 1 $N)' '
 # 1. straight through
-run whole 4
+run whole $N
 rc=$?
 [ "$rc" = 0 ] || fail "run.sh exit code $rc (log: $(tail -5 "$work/whole.log"))"
-ckpt="$work/runs/whole/ckpt/ckpt_0000000004.h5"
+ckpt="$work/runs/whole/ckpt/ckpt_$(printf %010d $N).h5"
 [ -f "$ckpt" ] || fail "no final checkpoint $ckpt"
 "$diffclip" verify "$ckpt" >"$work/verify.log" 2>&1 || fail "diffclip verify $ckpt: $(cat "$work/verify.log")"
-[ "$(steps_logged whole)" = "1 2 3 4 " ] || fail "whole: steps logged '$(steps_logged whole)'"
+[ "$(steps_logged whole)" = "$expected" ] || fail "whole: steps logged are not 1..$N"
 grep -q "launch: 2 ranks on 1 node (mpirun)" "$work/whole.log" || fail "no launch table in the log"
 
 # 2. every slot stops after one step (exit 85); run.sh resumes until done
-run slots 4 -- --set pretrain.max_wall_s=1
+run slots $N -- --set pretrain.max_wall_s=1
 rc=$?
 [ "$rc" = 0 ] || fail "slots: run.sh exit code $rc (log: $(tail -5 "$work/slots.log"))"
 restarts=$(grep -c "exit code 85: stopped with a checkpoint; restart" "$work/slots.log")
-[ "$restarts" = 3 ] || fail "slots: $restarts restarts, expected 3 (one step per slot)"
-ckpt="$work/runs/slots/ckpt/ckpt_0000000004.h5"
+[ "$restarts" -ge 1 ] || fail "slots: $restarts restarts, expected at least one"
+echo "slots: $N steps in $((restarts + 1)) one-second slots"
+ckpt="$work/runs/slots/ckpt/ckpt_$(printf %010d $N).h5"
 [ -f "$ckpt" ] || fail "slots: no final checkpoint $ckpt"
 "$diffclip" verify "$ckpt" >"$work/verify.log" 2>&1 || fail "diffclip verify $ckpt: $(cat "$work/verify.log")"
-[ "$(steps_logged slots)" = "1 2 3 4 " ] || fail "slots: steps logged '$(steps_logged slots)', expected 1 2 3 4"
+[ "$(steps_logged slots)" = "$expected" ] || fail "slots: the steps logged are not 1..$N, each once"
 grep -q "ended with exit code 0" "$work/slots.log" || fail "slots: no final 'ended with exit code 0'"
 # the same parameters as the run that went straight through (h5diff when available)
 if command -v h5diff >/dev/null 2>&1; then
-  h5diff -q "$work/runs/whole/ckpt/ckpt_0000000004.h5" "$ckpt" /params /params ||
+  h5diff -q "$work/runs/whole/ckpt/ckpt_$(printf %010d $N).h5" "$ckpt" /params /params ||
     fail "slots: parameters differ from the uninterrupted run"
 fi
 
 # 3. the restart bound
-run bounded 4 MAX_RESTARTS=0 -- --set pretrain.max_wall_s=1
+run bounded $N MAX_RESTARTS=0 -- --set pretrain.max_wall_s=1
 rc=$?
 [ "$rc" = 85 ] || fail "bounded: run.sh exit code $rc, expected 85"
 grep -q "giving up" "$work/bounded.log" || fail "bounded: no 'giving up' message"

@@ -219,6 +219,11 @@ char *dc_config_text(const struct dc_config *cfg);
 enum dc_status dc_config_write_resolved(const struct dc_config *cfg, const char *path);
 /* SHA-256 of the canonical text, 64 hex digits. */
 enum dc_status dc_config_sha256(const struct dc_config *cfg, char hex[DC_SHA256_HEX]);
+/* The SHA-256 of the configuration with the keys of `reset` put back to their defaults: a
+ * name ending in '.' resets every key under it ("bench."). The identity of a stage's result,
+ * blind to the keys that only say how it is run. */
+enum dc_status dc_config_identity(const struct dc_config *cfg, const char *const *reset, int n_reset,
+                                  char hex[DC_SHA256_HEX]);
 /* One value in --set syntax (strings unquoted, lists comma-separated). */
 void dc_config_value_text(const struct dc_config *cfg, const struct dc_config_key *k, char *buf, size_t cap);
 /* NULL when the configurations are equal, else the first key (schema order) that differs. */

@@ -10,6 +10,9 @@
 
 enum dc_status {
   DC_OK = 0,
+  DC_STOPPED,     /* not an error: a stop request (signal, wall-time limit) was honoured at a
+                   * boundary; the job exits with 85 and resumes when rerun. Below every
+                   * error, so dc_dist_agree lets a real error win over it. */
   DC_ERR_ARG,     /* bad argument or configuration value */
   DC_ERR_IO,      /* file missing, unreadable, malformed */
   DC_ERR_NOMEM,   /* allocation failed */

@@ -26,6 +26,11 @@ enum dc_status dc_dist_allreduce_mean(const struct dc_dist *d, const struct dc_b
 void dc_dist_reducer(const struct dc_dist *d, struct dc_reducer *out);
 /* Agrees on a status: the worst over all ranks, so every rank takes the same exit. */
 enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local);
+/* Compares a text over all ranks with rank 0's (a resolved configuration, a data set's
+ * identity): DC_OK when every rank holds the same; otherwise DC_ERR_ARG on every rank, each
+ * differing rank naming its first differing line and rank 0's, rank 0 naming how many
+ * differ, all ending with `hint` (what to do). Collective; `what` names the text. */
+enum dc_status dc_dist_same_text(const struct dc_dist *d, const char *what, const char *mine, const char *hint);
 /* After a fatal error on this rank: MPI_Abort every rank of a multi-rank job (single
  * rank: returns, and the caller exits with `code`). */
 void dc_dist_abort(const struct dc_dist *d, int code);

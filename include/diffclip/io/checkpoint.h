@@ -26,7 +26,7 @@
 #include "diffclip/nn/optim.h"
 
 #define DC_CKPT_FORMAT "diffclip-checkpoint"
-#define DC_CKPT_VERSION 2 /* 2: state_sha256 covers the state attributes */
+#define DC_CKPT_VERSION 3 /* 2: state_sha256 covers the state attributes; 3: train_seconds */
 
 struct dc_ckpt_state {
   char kind[16];       /* "pretrain" or "finetune" */
@@ -38,6 +38,7 @@ struct dc_ckpt_state {
   uint64_t samples_seen; /* data cursor: global samples consumed */
   int world_size;
   char config_sha256[65];
+  double train_seconds; /* wall time spent training, summed over every slot (format version 3) */
 };
 
 /* Writes dir/<name> collectively; adam and buffers may be NULL; config_text and vocab_text
@@ -53,6 +54,8 @@ enum dc_status dc_ckpt_read_text(const char *path, const char *name, char **out)
 /* Reads a checkpoint collectively into registries that have the same tensors. */
 enum dc_status dc_ckpt_read(const struct dc_dist *d, const char *path, struct dc_registry *params,
                             struct dc_registry *buffers, struct dc_adam *adam, struct dc_ckpt_state *st);
+/* The state attributes of one checkpoint, on this process alone (digest checked). */
+enum dc_status dc_ckpt_read_state(const char *path, struct dc_ckpt_state *st);
 /* Checks one checkpoint on this process alone: format, every dataset readable with its
  * checksum, shapes consistent. Prints a summary when verbose. */
 enum dc_status dc_ckpt_verify(const char *path, int verbose);

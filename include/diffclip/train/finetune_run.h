@@ -16,23 +16,25 @@
 
 struct dc_samples; /* diffclip/data_source.h */
 
-/* scene: loaded and normalised (dc_scene_from_config); pretrained: the stage-1 checkpoint
- * (ignored with finetune.init = "scratch"); dir: this run's folder; shots: k. Collective.
- * On rank 0, *res holds the result (free with dc_result_free); it may be NULL. */
-enum dc_status dc_finetune_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
-                               int run, int shots, const char *pretrained, const char *dir, struct dc_result *res);
+/* One run (one label draw) in its folder dir, resumable: a result.h5 made under this
+ * configuration (dc_finetune_identity) is kept (rank 0 gets it in *res); a fine-tuned
+ * checkpoint of it without a result is evaluated (a job stopped during the evaluation);
+ * otherwise the run is fine-tuned from `pretrained` (ignored with finetune.init =
+ * "scratch") and evaluated. evaluate: never fine-tunes, evaluates the stored checkpoint
+ * where the result is missing or of another configuration. samples: a scene, or an exam
+ * store (data.task, k shots per class from its train split, tested on its valid split;
+ * result task "binary"). A stop request (signal, wall-time limit) honoured at an epoch or
+ * batch boundary returns DC_STOPPED on every rank; the unfinished part of this run is
+ * redone when the job resumes. Collective; res may be NULL, else free it with
+ * dc_result_free (rank 0). */
+enum dc_status dc_finetune_resume(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
+                                  int run, int shots, const char *pretrained, const char *dir, int evaluate,
+                                  struct dc_result *res);
 
-/* The same on any samples (data_source.h): for an exam store, the task data.task with k
- * shots per class from its train split, tested on its valid split; result task "binary"
- * (accuracy, AUC, sensitivity, specificity of the positive class's probability at 0.5). */
-enum dc_status dc_finetune_samples_one(const struct dc_dist *d, const struct dc_config *cfg,
-                                       const struct dc_samples *samples, int run, int shots, const char *pretrained,
-                                       const char *dir, struct dc_result *res);
-
-/* Evaluates the fine-tuned model of <dir>/ckpt/ckpt_finetuned.h5 (with its stored
- * vocabulary) on this run's split again, rewriting <dir>/result.h5 (without curves). */
-enum dc_status dc_evaluate_one(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_scene *scene,
-                               int run, int shots, const char *dir, struct dc_result *res);
+/* The identity of a stage-2 result: the configuration's SHA-256 with the keys that do not
+ * change a run's result (paths, logging, run lists, bench.*) at their defaults. Stored in
+ * result.h5 and the fine-tuned checkpoint as config_sha256. */
+enum dc_status dc_finetune_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]);
 
 /* finetune.runs runs (first_run ..) at finetune.shots in <run.out_dir>/<run.name>/finetune/
  * shots_<k>/run_<r>: fine-tuned and evaluated, or (evaluate) re-evaluated; rank 0 logs the

@@ -18,6 +18,7 @@
 
 #include "diffclip/config/config.h"
 #include "diffclip/dist/dist.h"
+#include "diffclip/train/slot.h"
 
 #define DC_EXIT_REQUEUE 85
 #define DC_EXIT_DIVERGED 86
@@ -28,10 +29,5 @@ enum dc_status dc_pretrain_run(const struct dc_dist *d, const struct dc_config *
  * only say how it is operated (max_steps, wall time, logging, checkpointing, paths, ...)
  * and the other stages' keys reset, so equal identities compute the same model. */
 enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]);
-
-/* Signal flags (async-signal-safe handlers set them; the loop reads and clears them). */
-void dc_signals_install(void);
-/* *checkpoint: SIGUSR1 seen; *stop: SIGTERM or SIGUSR2 seen. Clears what it reports. */
-void dc_signals_take(int *checkpoint, int *stop);
 
 #endif
