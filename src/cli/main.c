@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "diffclip/train/pretrain_run.h"
 
 struct verb {
   const char *name;
@@ -46,6 +48,22 @@ int dc_cli_parse_int(const char *verb, const char *option, const char *text, int
   return 1;
 }
 
+/* A job template names a file in DIFFCLIP_STOP_FILE: rank 0 writes it when the verb stopped
+ * for a requeue (85) with its work saved, so the template can requeue even when the
+ * launcher's own exit code is not 85 (mpirun given SIGTERM exits 143 or 1 after its ranks
+ * have stopped cleanly). */
+static void note_stop(const struct dc_dist *d, const char *verb, int code) {
+  const char *path = getenv("DIFFCLIP_STOP_FILE");
+  if (code != DC_EXIT_REQUEUE || d->rank != 0 || !path || !*path) return;
+  FILE *f = fopen(path, "w");
+  time_t now = time(NULL);
+  char when[32] = "";
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  if (!f || fprintf(f, "diffclip %s stopped for a requeue at %s (exit code %d); its work is saved\n", verb, when,
+                    DC_EXIT_REQUEUE) < 0 || fclose(f) != 0)
+    fprintf(stderr, "diffclip: cannot write DIFFCLIP_STOP_FILE %s; the job template may not requeue\n", path);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
@@ -67,6 +85,7 @@ int main(int argc, char **argv) {
   if (dc_dist_init(&d, &argc, &argv) != DC_OK) return DC_EXIT_ERROR;
   /* the verb sees argv from its own name on, so getopt_long starts after it */
   int code = v->run(&d, argc - 1, argv + 1);
+  note_stop(&d, v->name, code);
   /* An error may be one rank's alone: end every rank. Other codes (usage, requeue,
    * diverged) are agreed by all ranks and end normally. */
   if (code == DC_EXIT_ERROR) dc_dist_abort(&d, code);

@@ -119,7 +119,7 @@ static const struct dc_config_key schema[] = {
     INT("pretrain.keep_checkpoints", pretrain.keep_checkpoints, "3", 1, 1000, "checkpoints kept; older ones are deleted"),
     STR("pretrain.resume", pretrain.resume, "auto",
         "auto: continue from the newest valid checkpoint of the run; never: start afresh; or a checkpoint path"),
-    INT("pretrain.max_wall_s", pretrain.max_wall_s, "0", 0, IMAX, "checkpoint and stop before this many seconds of wall time; 0 = no limit"),
+    INT("pretrain.max_wall_s", pretrain.max_wall_s, "0", 0, IMAX, "the slot's wall time in seconds, counted from the process start, for every stage: pretraining checkpoints, fine-tuning and evaluation stop at their next boundary, and the job exits with 85 while one more step and a checkpoint still fit; 0 = no limit"),
     INT("pretrain.log_every", pretrain.log_every, "50", 1, IMAX, "steps between progress lines and metrics.jsonl records"),
     INT("pretrain.max_bad_steps", pretrain.max_bad_steps, "3", 0, 1000, "NaN/Inf steps skipped in a row before rolling back to the last checkpoint"),
     INT("pretrain.max_rollbacks", pretrain.max_rollbacks, "2", 0, 1000, "rollbacks to the last checkpoint before the run aborts"),

@@ -258,7 +258,7 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
   /* the stages' stored costs, summed over every slot (this slot alone: the log) */
   double total = 0;
   for (int i = 0; i < spec->n_timings; i++) total += spec->timings[i].seconds;
-  dc_report_spec_add_timing(spec, "bench total (the stages above, over every slot)", total);
+  dc_report_spec_add_timing(spec, "bench total (the stages above summed over every slot)", total);
   dc_log(DC_LOG_INFO, "bench: this slot took %.1f s", dc_now_s() - t_all);
   if (st == DC_OK && *exit_code == DC_EXIT_REQUEUE)
     dc_log(DC_LOG_INFO, "bench: stopped for a requeue (exit code %d): run the same command again to continue; "

@@ -133,7 +133,7 @@ reset
 FAKE_RC=85 pbs
 rc=$?
 [ "$rc" = 0 ] || fail "pbs: exit 85 continued, script exit $rc (log: $(cat "$work/out"))"
-grep -q -- "-n 2 -x OMP_NUM_THREADS -x HDF5_USE_FILE_LOCKING --bind-to none ./diffclip pretrain --config configs/test.cfg --set pretrain.max_wall_s=3300 --set pretrain.epochs=2" \
+grep -q -- "-n 2 -x OMP_NUM_THREADS -x HDF5_USE_FILE_LOCKING -x DIFFCLIP_STOP_FILE --bind-to none ./diffclip pretrain --config configs/test.cfg --set pretrain.max_wall_s=3300 --set pretrain.epochs=2" \
   "$work/mpiexec.args" 2>/dev/null || fail "pbs: mpiexec command line: $(cat "$work/mpiexec.args" 2>/dev/null)"
 grep -q -- "-W depend=afterany:123.server -v .* jobs/pbs/pretrain.pbs" "$work/qsub.args" 2>/dev/null ||
   fail "pbs: qsub: $(cat "$work/qsub.args" 2>/dev/null)"
