@@ -26,6 +26,18 @@ grep -Eq "task abnormal: mean accuracy (7[5-9]|8[0-9]|9[0-9]|100)\.[0-9]+%" run.
 for r in 0 1; do
   test -f "runs/mrnet/finetune/shots_5/run_$r/result.h5" || { echo "FAIL: no result.h5 for run $r"; exit 1; }
 done
+# evaluate keeps the results of this configuration and re-evaluates a missing one from its
+# fine-tuned checkpoint, to the same figures
+run evaluate --config mrnet_tiny.cfg > eval1.log 2>&1 || { cat eval1.log; echo "FAIL: diffclip evaluate"; exit 1; }
+test "$(grep -c 'kept .*result.h5' eval1.log)" = 2 || { cat eval1.log; echo "FAIL: evaluate did not keep both results"; exit 1; }
+cp runs/mrnet/finetune/shots_5/run_0/result.h5 before.h5
+rm runs/mrnet/finetune/shots_5/run_0/result.h5
+run evaluate --config mrnet_tiny.cfg > eval2.log 2>&1 || { cat eval2.log; echo "FAIL: diffclip evaluate after a removed result"; exit 1; }
+grep -q "evaluating run 0" eval2.log || { cat eval2.log; echo "FAIL: the removed result was not evaluated again"; exit 1; }
+if command -v h5diff > /dev/null 2>&1; then
+  h5diff -q before.h5 runs/mrnet/finetune/shots_5/run_0/result.h5 /confusion /confusion ||
+    { echo "FAIL: the re-evaluated confusion matrix differs"; exit 1; }
+fi
 run bench --config mrnet_tiny.cfg > bench.log 2>&1 || { cat bench.log; echo "FAIL: diffclip bench"; exit 1; }
 # the entry's folder is keyed by the task too (three MRNet tasks of one data.name each get their own)
 test ! -e bench/mrnet_abnormal/skipped.txt || { cat bench/mrnet_abnormal/skipped.txt; echo "FAIL: MRNet skipped"; exit 1; }
