@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "diffclip/core/suggest.h"
 #include "diffclip/train/pretrain_run.h"
 
 struct verb {
@@ -73,10 +74,21 @@ int main(int argc, char **argv) {
     printf("diffclip %s\n", DIFFCLIP_VERSION);
     return DC_EXIT_OK;
   }
+  /* DIFFCLIP_LOG_LEVEL=debug: from the first line on, errors with their place in the source */
+  const char *level = getenv("DIFFCLIP_LOG_LEVEL");
+  if (level && strcmp(level, "debug") == 0) dc_log_set_level(DC_LOG_DEBUG);
   const struct verb *v = NULL;
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     if (strcmp(argv[1], verbs[i].name) == 0) v = &verbs[i];
   if (!v) {
+    const char *names[sizeof verbs / sizeof verbs[0]];
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) names[i] = verbs[i].name;
+    int near = dc_suggest(argv[1], names, (int)(sizeof verbs / sizeof verbs[0]));
+    if (near >= 0) {
+      fprintf(stderr, "diffclip: unknown verb '%s'; did you mean '%s'? (diffclip --help lists the verbs)\n", argv[1],
+              names[near]);
+      return DC_EXIT_USAGE;
+    }
     fprintf(stderr, "diffclip: unknown verb '%s'\n\n", argv[1]);
     usage(stderr);
     return DC_EXIT_USAGE;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "diffclip/core/suggest.h"
 
 static void *field(struct dc_config *cfg, const struct dc_config_key *k) { return (char *)cfg + k->offset; }
 
@@ -55,26 +56,6 @@ void dc_config_expected(const struct dc_config_key *k, char *buf, size_t cap) {
   snprintf(buf, cap, "?");
 }
 
-static int edit_distance(const char *a, const char *b) {
-  size_t na = strlen(a), nb = strlen(b);
-  if (na > 63 || nb > 63) return INT_MAX;
-  int row[64];
-  for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
-  for (size_t i = 1; i <= na; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
-    for (size_t j = 1; j <= nb; j++) {
-      int up = row[j];
-      int best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[nb];
-}
-
 static const char *leaf(const char *key) {
   const char *dot = strrchr(key, '.');
   return dot ? dot + 1 : key;
@@ -88,12 +69,12 @@ static const char *nearest(const char *key, int *dist) {
   const char *best = NULL;
   int bd = INT_MAX;
   for (int i = 0; i < n; i++) {
-    int d = edit_distance(key, s[i].key);
+    int d = dc_edit_distance(key, s[i].key);
     if (d < bd) bd = d, best = s[i].key;
     size_t g = (size_t)(strchr(s[i].key, '.') - s[i].key);
     char name[64];
     snprintf(name, sizeof name, "%.*s", (int)g, s[i].key);
-    d = edit_distance(key, name);
+    d = dc_edit_distance(key, name);
     if (d < bd) {
       bd = d;
       snprintf(group, sizeof group, "%s", name);
@@ -104,15 +85,11 @@ static const char *nearest(const char *key, int *dist) {
   return best;
 }
 
-static int close_enough(const char *key, int d) {
-  size_t len = strlen(key);
-  return d <= (len <= 4 ? 1 : len <= 10 ? 2 : 3);
-}
 
 const char *dc_config_suggest(const char *key) {
   int d;
   const char *best = nearest(key, &d);
-  if (best && close_enough(key, d)) return best;
+  if (best && dc_close_enough(key, d)) return best;
   int n;
   const struct dc_config_key *s = dc_config_schema(&n);
   for (int i = 0; i < n; i++)
@@ -124,7 +101,7 @@ void dc_config_did_you_mean(const char *key, char *buf, size_t cap) {
   buf[0] = '\0';
   int d;
   const char *best = nearest(key, &d);
-  if (best && close_enough(key, d)) {
+  if (best && dc_close_enough(key, d)) {
     snprintf(buf, cap, " (did you mean '%s'?)", best);
     return;
   }
@@ -238,12 +215,12 @@ enum dc_status dc_config_put_string(struct dc_config *cfg, const struct dc_confi
         *(int *)field(cfg, k) = i;
         return DC_OK;
       }
-      int d = edit_distance(s, k->choices[i]);
+      int d = dc_edit_distance(s, k->choices[i]);
       if (d < bd) bd = d, best = i;
     }
     char e[256], hint[96] = "";
     dc_config_expected(k, e, sizeof e);
-    if (best >= 0 && close_enough(s, bd)) snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", k->choices[best]);
+    if (best >= 0 && dc_close_enough(s, bd)) snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", k->choices[best]);
     return DC_ERROR(DC_ERR_ARG, "%s: %s = \"%s\" is not a valid choice: expected %s%s", where, k->key, s, e, hint);
   }
   char v[DC_CONFIG_STR];

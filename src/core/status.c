@@ -32,6 +32,8 @@ void dc_log_set_rank(int rank, int all_ranks_print) {
 }
 
 void dc_log_set_level(enum dc_log_level level) { g_level = level; }
+enum dc_log_level dc_log_get_level(void) { return g_level; }
+void dc_log_set_all_ranks(int all_ranks_print) { g_all_print = all_ranks_print; }
 
 static void vlog(enum dc_log_level level, const char *prefix, const char *fmt, va_list ap) {
   if (level > g_level) return;
@@ -57,8 +59,13 @@ void dc_log(enum dc_log_level level, const char *fmt, ...) {
 }
 
 enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const char *fmt, ...) {
+  /* the user reads what went wrong with their file or key; where in our source it was
+   * noticed is for developers, shown at run.log_level = "debug" */
   char where[256];
-  snprintf(where, sizeof where, "error: %s:%d: ", file, line);
+  if (g_level >= DC_LOG_DEBUG)
+    snprintf(where, sizeof where, "error: [%s:%d] ", file, line);
+  else
+    snprintf(where, sizeof where, "error: ");
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);

@@ -22,7 +22,7 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 rm -rf "$work" && mkdir -p "$work/bin" "$work/submit" || exit 1
 sets=(--set data.synthetic=tiny --set bench.shots=4 --set bench.runs=2 --set pretrain.epochs=3 --set pretrain.log_every=1
-  --set finetune.epochs=30 --set finetune.log_every=1 --set run.name=requeue)
+  --set finetune.epochs=120 --set finetune.log_every=1 --set run.name=requeue)
 
 cat >"$work/bin/srun" <<EOF
 #!/bin/bash
@@ -64,9 +64,9 @@ slot() {
 }
 
 slot 1 "\] epoch [0-9]* step" USR1 shell
-slot 2 "run 0, 4-shot: epoch 2/30" USR1 shell
-slot 3 "run 0, 4-shot: epoch 30/30" USR1 shell
-slot 4 "run 1, 4-shot: epoch 2/30" TERM mpirun
+slot 2 "run 0, 4-shot: epoch 2/120" USR1 shell
+slot 3 "run 0, 4-shot: epoch 120/120" USR1 shell
+slot 4 "run 1, 4-shot: epoch 2/120" TERM mpirun
 slot 5 "" "" ""
 requeues=$(grep -c "requeue 77" "$work/scontrol.args" 2>/dev/null || echo 0)
 [ "$requeues" = 4 ] || fail "$requeues requeues, expected 4 (one per signalled slot)"

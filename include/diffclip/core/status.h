@@ -30,9 +30,12 @@ const char *dc_status_name(enum dc_status s);
 /* Rank tag for log lines; set once by the MPI context (-1 = not under MPI). */
 void dc_log_set_rank(int rank, int all_ranks_print);
 void dc_log_set_level(enum dc_log_level level);
+enum dc_log_level dc_log_get_level(void);
+void dc_log_set_all_ranks(int all_ranks_print);
 void dc_log(enum dc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* An error with its origin: "[rank r] error: file:line: message". Returns `s`. */
+/* An error: "[rank r] error: message"; at the debug log level with its origin in the
+ * source, "[rank r] error: [file:line] message". Returns `s`. */
 enum dc_status dc_error_at(enum dc_status s, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# First contact: what a user sees for the commonest mistakes.
+#   - a mistyped verb gets a suggestion and exit code 2;
+#   - a configuration typo names the user's file and key, exits 2, and shows no path of our
+#     source tree (that appears only with DIFFCLIP_LOG_LEVEL=debug).
+# usage: check_cli_messages.sh DIFFCLIP WORK_DIR
+set -u
+diffclip=$1 work=$2
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+rm -rf "$work"; mkdir -p "$work"
+"$diffclip" pretrian > "$work/verb.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "a mistyped verb exited $rc, expected 2"
+grep -q "unknown verb 'pretrian'; did you mean 'pretrain'?" "$work/verb.log" || fail "no suggestion: $(cat "$work/verb.log")"
+
+printf 'pretrain = {\n  lrr = 0.1;\n};\n' > "$work/typo.cfg"
+"$diffclip" pretrain --config "$work/typo.cfg" > "$work/typo.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "a configuration typo exited $rc, expected 2"
+grep -q "typo.cfg" "$work/typo.log" || fail "the message does not name the file: $(cat "$work/typo.log")"
+grep -q "pretrain.lrr" "$work/typo.log" || fail "the message does not name the key: $(cat "$work/typo.log")"
+grep -q "pretrain.lr" "$work/typo.log" || fail "no suggestion of pretrain.lr"
+grep -q "/src/\|\.c:[0-9]" "$work/typo.log" && fail "a source path in a user's error: $(grep '/src/\|\.c:[0-9]' "$work/typo.log")"
+
+DIFFCLIP_LOG_LEVEL=debug "$diffclip" pretrain --config "$work/typo.cfg" > "$work/debug.log" 2>&1
+grep -q "error: \[.*\.c:[0-9]*\]" "$work/debug.log" || fail "the debug log level does not show where in the source: $(cat "$work/debug.log")"
+[ $fails = 0 ] && echo "check_cli_messages: passed"
+exit $((fails > 0))
