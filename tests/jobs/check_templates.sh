@@ -12,7 +12,7 @@ src="$1"
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-templates=(jobs/slurm/pretrain.sbatch jobs/slurm/bench.sbatch jobs/pbs/pretrain.pbs jobs/local/run.sh)
+templates=(jobs/slurm/pretrain.sbatch jobs/slurm/bench.sbatch jobs/slurm/cpu.sbatch jobs/pbs/pretrain.pbs jobs/local/run.sh)
 for t in "${templates[@]}"; do
   [ -f "$src/$t" ] || { fail "$t is missing"; continue; }
   bash -n "$src/$t" || fail "bash -n $t"
@@ -22,6 +22,9 @@ done
 # Everything after the settings block is the same in both Slurm templates.
 body() { sed -n '/^# -*$/,$p' "$1" | sed '1{/^# -*$/!d}'; }
 [ -n "$(body "$src/jobs/slurm/pretrain.sbatch")" ] || fail "pretrain.sbatch has no end-of-settings line"
+if ! diff <(body "$src/jobs/slurm/pretrain.sbatch") <(body "$src/jobs/slurm/cpu.sbatch") >/dev/null; then
+  fail "pretrain.sbatch and cpu.sbatch differ below their settings"
+fi
 if ! diff <(body "$src/jobs/slurm/pretrain.sbatch") <(body "$src/jobs/slurm/bench.sbatch") >/dev/null; then
   fail "pretrain.sbatch and bench.sbatch differ below their settings"
 fi
@@ -92,6 +95,16 @@ grep -qx "requeue 4242" "$work/scontrol.args" 2>/dev/null || fail "slurm USR1: n
 grep -q -- "--mpi=pmix --gpu-bind=none" "$work/srun.args" || fail "slurm: srun options: $(cat "$work/srun.args")"
 grep -q -- "--cpus-per-task=3 ./diffclip pretrain --config configs/test.cfg --set pretrain.epochs=3" "$work/srun.args" ||
   fail "slurm: command line: $(cat "$work/srun.args")"
+
+# 1b. the CPU template: no GPU binding, the CPU backend, the script's arguments after it
+reset
+(exec env PATH="$work/bin:$PATH" SLURM_JOB_ID=4243 SLURM_SUBMIT_DIR="$work/submit" SLURM_CPUS_PER_TASK=16 \
+  CONFIG=configs/test.cfg DIFFCLIP=./diffclip FAKE_RC=0 bash "$src/jobs/slurm/cpu.sbatch" --set pretrain.epochs=3 2>"$work/out")
+rc=$?
+[ "$rc" = 0 ] || fail "cpu.sbatch: exit code $rc"
+grep -q -- "gpu-bind" "$work/srun.args" && fail "cpu.sbatch: srun got a GPU binding: $(cat "$work/srun.args")"
+grep -q -- "--mpi=pmix --cpu-bind=cores --cpus-per-task=16 ./diffclip pretrain --config configs/test.cfg --set run.backend=cpu --set pretrain.epochs=3" \
+  "$work/srun.args" || fail "cpu.sbatch: command line: $(cat "$work/srun.args")"
 
 # 2. exit codes other than 85 end the job unchanged, without a requeue
 for code in 0 86 1; do
