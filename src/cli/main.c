@@ -98,6 +98,10 @@ int main(int argc, char **argv) {
   /* the verb sees argv from its own name on, so getopt_long starts after it */
   int code = v->run(&d, argc - 1, argv + 1);
   note_stop(&d, v->name, code);
+  if (code == DC_EXIT_REQUEUE && d.rank == 0)
+    dc_log(DC_LOG_INFO, "diffclip %s stopped for a requeue (exit code %d): not a failure; the work so far is saved and "
+           "the same command continues it (any launcher message about a non-zero exit below is about this code)",
+           v->name, DC_EXIT_REQUEUE);
   /* An error may be one rank's alone: end every rank. Other codes (usage, requeue,
    * diverged) are agreed by all ranks and end normally. */
   if (code == DC_EXIT_ERROR) dc_dist_abort(&d, code);

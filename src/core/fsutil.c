@@ -26,3 +26,22 @@ double dc_now_s(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+void dc_format_hms(double seconds, char *out, size_t cap) {
+  if (!(seconds >= 0) || seconds > 1e9) { /* NaN, negative, or beyond any job */
+    snprintf(out, cap, "?");
+    return;
+  }
+  long t = (long)(seconds + 0.5), d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
+  if (d > 0)
+    snprintf(out, cap, "%ldd %02ld:%02ld:%02ld", d, h, m, sec);
+  else
+    snprintf(out, cap, "%ld:%02ld:%02ld", h, m, sec);
+}
+
+void dc_format_clock(char *out, size_t cap) {
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  strftime(out, cap, "%H:%M:%S", &tm);
+}

@@ -133,10 +133,20 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
   struct dc_data data;
   DC_TRY(dc_data_from_config(d, c, &data));
   enum dc_status st = DC_OK;
+  int n_all = b->shots.n * b->runs, n_done = 0, n_fresh = 0;
+  double t_fresh = 0;
   for (int i = 0; i < b->shots.n && st == DC_OK; i++)
-    for (int r = 0; r < b->runs && st == DC_OK; r++) {
+    for (int r = 0; r < b->runs && st == DC_OK; r++, n_done++) {
       struct dc_config fc = *c;
       fc.finetune.shots = b->shots.v[i];
+      char left[64] = "time left known after the first run";
+      if (n_fresh) {
+        dc_format_hms(t_fresh / n_fresh * (n_all - n_done), left, sizeof left);
+        strncat(left, " left for the entry", sizeof left - strlen(left) - 1);
+      }
+      dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (%s)",
+             spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, n_done + 1, n_all, left);
+      double t_run = dc_now_s();
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
       struct dc_result res;
       st = dc_finetune_resume(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res);
@@ -144,6 +154,8 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
         stage2_s += res.finetune_s + res.evaluate_s;
         dc_result_free(&res);
       }
+      /* the estimate counts the runs that did work (a kept result takes milliseconds) */
+      if (dc_now_s() - t_run > 0.5) t_fresh += dc_now_s() - t_run, n_fresh++;
     }
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, stage2_s);

@@ -35,6 +35,10 @@ enum dc_status dc_scene_from_config(const struct dc_dist *d, const struct dc_con
 int dc_samples_modalities(const struct dc_samples *s) { return s->exams ? s->exams->n_planes : s->scene->n_modalities; }
 int dc_samples_bands(const struct dc_samples *s, int m) { return s->exams ? s->exams->slices : s->scene->bands[m]; }
 const char *dc_samples_name(const struct dc_samples *s) { return s->exams ? s->exams->name : s->scene->name; }
+const char *dc_samples_modality_name(const struct dc_samples *s, int m) {
+  const char *n = s->exams ? s->exams->plane_names[m] : s->scene->modality_names[m];
+  return n[0] ? n : "?";
+}
 
 void dc_samples_cut(const struct dc_samples *s, int m, int window, const int *idx, int B, float *out) {
   if (s->scene) {

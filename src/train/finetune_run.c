@@ -227,6 +227,8 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
     dc_pretrain_free(p);
     free(p);
     if (s != DC_OK) return DC_ERROR(s, "cannot start fine-tuning from %s (its sizes must match model.*)", pretrained);
+    dc_log(DC_LOG_INFO, "  run %d, %d-shot: starting from the stage-1 checkpoint %s (step %lld)", f->run, f->shots,
+           pretrained, (long long)st.step);
   }
   struct dc_adam adam;
   struct dc_lr_schedule sched;
@@ -247,7 +249,7 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   DC_CHECK_ALLOC(scratch);
   DC_CHECK_ALLOC(best_p);
   DC_CHECK_ALLOC(best_b);
-  double best_acc = -1, slowest = 0, t_epoch = dc_now_s();
+  double best_acc = -1, slowest = 0, t_epoch = dc_now_s(), t_train = t_epoch;
   long steps = 0;
   int stopped = 0;
   f->best_epoch = -1;
@@ -286,13 +288,20 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
       be->download(best_p, c->params.params, c->params.n_total * sizeof *best_p);
       be->download(best_b, c->buffers.params, c->buffers.n_total * sizeof *best_b);
     }
-    if ((e + 1) % fc->log_every == 0 || e == 0 || e + 1 == fc->epochs)
-      dc_log(DC_LOG_INFO, "  run %d, %d-shot: epoch %d/%d  loss %.4f  validation accuracy %.2f%%  lr %.2g", f->run,
-             f->shots, e + 1, fc->epochs, f->epoch_loss[e], 100 * f->val_acc[e], lr);
-    /* at the epoch boundary: a stop request, or no room in the slot for another epoch */
+    /* at the epoch boundary: progress, then a stop request or no room in the slot for another epoch */
     double t = dc_now_s();
     if (t - t_epoch > slowest) slowest = t - t_epoch;
     t_epoch = t;
+    if ((e + 1) % fc->log_every == 0 || e == 0 || e + 1 == fc->epochs) {
+      char clock[16], elapsed[32], left[32];
+      double spent = t - t_train;
+      dc_format_clock(clock, sizeof clock);
+      dc_format_hms(spent, elapsed, sizeof elapsed);
+      dc_format_hms(spent / (e + 1) * (fc->epochs - e - 1), left, sizeof left);
+      dc_log(DC_LOG_INFO, "  %s run %d, %d-shot: epoch %d/%d  loss %.4f  validation accuracy %.2f%%  lr %.2g  "
+             "%.1f samples/s  elapsed %s  left %s", clock, f->run, f->shots, e + 1, fc->epochs, f->epoch_loss[e],
+             100 * f->val_acc[e], lr, spent > 0 ? (double)done * B * (e + 1) / spent : 0.0, elapsed, left);
+    }
     const char *why = NULL;
     if (e + 1 < fc->epochs && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, 1.5 * slowest + 0.25, &why)) {
       dc_log(DC_LOG_INFO, "  run %d, %d-shot: stopping after epoch %d of %d (%s); the job resumes with this run", f->run,
@@ -511,7 +520,14 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     DC_CHECK_ALLOC(map_pred);
     DC_CHECK_ALLOC(all);
     for (size_t i = 0; i < npix; i++) all[i] = (int)i;
+    double tm = dc_now_s();
+    dc_log(DC_LOG_INFO, "  run %d, %d-shot: mapping the whole scene, %zu pixels on %d rank(s) (finetune.scene_map)",
+           f->run, f->shots, npix, d->size);
     DC_TRY(predict_sharded(f, all, (int)npix, map_pred, NULL));
+    char took[32];
+    dc_format_hms(dc_now_s() - tm, took, sizeof took);
+    dc_log(DC_LOG_INFO, "  run %d, %d-shot: scene mapped in %s (%.0f pixels/s)", f->run, f->shots, took,
+           (double)npix / fmax(dc_now_s() - tm, 1e-9));
   }
   f->evaluate_s = dc_now_s() - t0;
   if (d->rank == 0) {

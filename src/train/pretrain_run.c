@@ -308,14 +308,24 @@ static enum dc_status load_batch(struct run *r, long step) {
 
 static void progress(struct run *r, long step, const float *terms, double gnorm, float lr, double rate, double left) {
   int M = r->mcfg.n_modalities;
-  char masked[128] = "", visible[128] = "";
+  char masked[128] = "", visible[128] = "", named_m[256] = "", named_v[256] = "";
   for (int m = 0; m < M; m++) {
-    size_t a = strlen(masked), b = strlen(visible);
+    size_t a = strlen(masked), b = strlen(visible), c = strlen(named_m), e = strlen(named_v);
+    const char *name = dc_samples_modality_name(&r->data.samples, m);
     snprintf(masked + a, sizeof masked - a, "%s%.6g", m ? "," : "", terms[2 * m]);
     snprintf(visible + b, sizeof visible - b, "%s%.6g", m ? "," : "", terms[2 * m + 1]);
+    snprintf(named_m + c, sizeof named_m - c, "%s%s %.4g", m ? ", " : "", name, terms[2 * m]);
+    snprintf(named_v + e, sizeof named_v - e, "%s%s %.4g", m ? ", " : "", name, terms[2 * m + 1]);
   }
-  dc_log(DC_LOG_INFO, "epoch %ld step %ld/%ld  loss %.6f  masked [%s] visible [%s]  lr %.3g  %.1f samples/s  %.0f s left",
-         step / r->steps_per_epoch, step + 1, r->total_steps, terms[2 * M], masked, visible, lr, rate, left);
+  /* like the progress bars people know: clock, 1-based epoch of all, elapsed and left */
+  char clock[16], elapsed[32], eta[32];
+  dc_format_clock(clock, sizeof clock);
+  dc_format_hms(r->train_base + (dc_now_s() - r->t_loop), elapsed, sizeof elapsed);
+  dc_format_hms(left, eta, sizeof eta);
+  long epochs = (r->total_steps + r->steps_per_epoch - 1) / r->steps_per_epoch;
+  dc_log(DC_LOG_INFO, "%s epoch %ld/%ld step %ld/%ld  loss %.6f  masked [%s] visible [%s]  lr %.3g  %.1f samples/s  "
+         "elapsed %s  left %s", clock, step / r->steps_per_epoch + 1, epochs, step + 1, r->total_steps, terms[2 * M],
+         named_m, named_v, lr, rate, elapsed, eta);
   if (r->metrics) {
     fprintf(r->metrics,
             "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.9g, \"masked\": [%s], \"visible\": [%s], \"lr\": %.9g, "

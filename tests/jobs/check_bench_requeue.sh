@@ -63,7 +63,7 @@ slot() {
   echo "slot $n: exit code $?, $(grep -c "requeue 77" "$work/scontrol.args" 2>/dev/null || echo 0) requeue(s) so far"
 }
 
-slot 1 "\] epoch [0-9]* step" USR1 shell
+slot 1 " epoch [0-9]*/[0-9]* step" USR1 shell
 slot 2 "run 0, 4-shot: epoch 2/120" USR1 shell
 slot 3 "run 0, 4-shot: epoch 120/120" USR1 shell
 slot 4 "run 1, 4-shot: epoch 2/120" TERM mpirun

@@ -29,6 +29,8 @@ struct dc_samples {
 int dc_samples_modalities(const struct dc_samples *s);
 int dc_samples_bands(const struct dc_samples *s, int m);
 const char *dc_samples_name(const struct dc_samples *s);
+/* The name of modality m ("hsi", "lidar"; an exam store's plane, "sagittal"). */
+const char *dc_samples_modality_name(const struct dc_samples *s, int m);
 /* out (B, L, C_m) for samples idx[0..B) of modality m; window = the model's (an exam
  * store is pooled to it when read). */
 void dc_samples_cut(const struct dc_samples *s, int m, int window, const int *idx, int B, float *out);
