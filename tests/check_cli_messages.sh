@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First contact: what a user sees for the commonest mistakes.
-#   - a mistyped verb gets a suggestion and exit code 2;
+#   - a mistyped verb or option gets a suggestion and exit code 2;
+#   - pretrain without --config is a usage error (2) before any launch check;
 #   - a configuration typo names the user's file and key, exits 2, and shows no path of our
 #     source tree (that appears only with DIFFCLIP_LOG_LEVEL=debug).
 # usage: check_cli_messages.sh DIFFCLIP WORK_DIR
@@ -13,6 +14,16 @@ rm -rf "$work"; mkdir -p "$work"
 rc=$?
 [ $rc = 2 ] || fail "a mistyped verb exited $rc, expected 2"
 grep -q "unknown verb 'pretrian'; did you mean 'pretrain'?" "$work/verb.log" || fail "no suggestion: $(cat "$work/verb.log")"
+
+"$diffclip" pretrain --confg x.cfg > "$work/opt.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "a mistyped option exited $rc, expected 2"
+grep -q "did you mean '--config'?" "$work/opt.log" || fail "no option suggestion: $(cat "$work/opt.log")"
+"$diffclip" pretrain > "$work/noconfig.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "pretrain without --config exited $rc, expected 2"
+grep -q "\-\-config FILE is required" "$work/noconfig.log" || fail "pretrain without --config: $(head -3 "$work/noconfig.log")"
+grep -q "launch:" "$work/noconfig.log" && fail "pretrain without --config went as far as the launch checks"
 
 printf 'pretrain = {\n  lrr = 0.1;\n};\n' > "$work/typo.cfg"
 "$diffclip" pretrain --config "$work/typo.cfg" > "$work/typo.log" 2>&1

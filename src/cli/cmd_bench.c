@@ -26,10 +26,13 @@ int dc_cmd_bench(struct dc_dist *d, int argc, char **argv) {
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     int r = dc_cli_config_option(&co, "bench", ch, optarg);
     if (r > 0) continue;
-    if (d->rank == 0) bench_usage(ch == 'h' && r == 0 ? stdout : stderr);
+    if (d->rank == 0 && !(ch == '?' && dc_cli_suggest_option("bench", argv, longopts)))
+      bench_usage(ch == 'h' && r == 0 ? stdout : stderr);
     return ch == 'h' && r == 0 ? DC_EXIT_OK : DC_EXIT_USAGE;
   }
-  if (optind != argc) {
+  if (optind != argc || !co.file) {
+    if (d->rank == 0 && !co.file && optind == argc)
+      fprintf(stderr, "diffclip bench: --config FILE is required (for example configs/experiments/demo.cfg)\n");
     if (d->rank == 0) bench_usage(stderr);
     return DC_EXIT_USAGE;
   }

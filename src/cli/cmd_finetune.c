@@ -34,10 +34,13 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     int r = dc_cli_config_option(&co, verb, ch, optarg);
     if (r > 0) continue;
-    if (d->rank == 0) usage(ch == 'h' && r == 0 ? stdout : stderr, verb);
+    if (d->rank == 0 && !(ch == '?' && dc_cli_suggest_option(verb, argv, longopts)))
+      usage(ch == 'h' && r == 0 ? stdout : stderr, verb);
     return ch == 'h' && r == 0 ? DC_EXIT_OK : DC_EXIT_USAGE;
   }
-  if (optind != argc) {
+  if (optind != argc || !co.file) {
+    if (d->rank == 0 && !co.file && optind == argc)
+      fprintf(stderr, "diffclip %s: --config FILE is required (the configuration its pretraining ran with)\n", verb);
     if (d->rank == 0) usage(stderr, verb);
     return DC_EXIT_USAGE;
   }

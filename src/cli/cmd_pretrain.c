@@ -31,10 +31,13 @@ int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv) {
       if (d->rank == 0) pretrain_usage(stdout);
       return DC_EXIT_OK;
     }
-    if (d->rank == 0) pretrain_usage(stderr);
+    if (d->rank == 0 && !(ch == '?' && dc_cli_suggest_option("pretrain", argv, longopts))) pretrain_usage(stderr);
     return DC_EXIT_USAGE;
   }
-  if (optind != argc) {
+  if (optind != argc || !co.file) {
+    if (d->rank == 0 && !co.file && optind == argc)
+      fprintf(stderr, "diffclip pretrain: --config FILE is required (the defaults name no data; start from "
+                      "configs/experiments/demo.cfg or a dataset's file in configs/)\n");
     if (d->rank == 0) pretrain_usage(stderr);
     return DC_EXIT_USAGE;
   }

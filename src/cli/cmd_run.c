@@ -30,7 +30,8 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv) {
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     int r = dc_cli_config_option(&co, "run", ch, optarg);
     if (r > 0) continue;
-    if (d->rank == 0) run_usage(ch == 'h' && r == 0 ? stdout : stderr);
+    if (d->rank == 0 && !(ch == '?' && dc_cli_suggest_option("run", argv, longopts)))
+      run_usage(ch == 'h' && r == 0 ? stdout : stderr);
     return ch == 'h' && r == 0 ? DC_EXIT_OK : DC_EXIT_USAGE;
   }
   if (optind != argc || !co.file) {

@@ -1,6 +1,8 @@
 /* The --config / --set options shared by the verbs (see config_opts.h). */
 #include "cli/config_opts.h"
 
+#include "diffclip/core/suggest.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,4 +44,21 @@ enum dc_status dc_cli_config_load(const struct dc_cli_config *o, struct dc_confi
     dc_log_set_all_ranks(cfg->run.log_all_ranks);
   }
   return st;
+}
+
+int dc_cli_suggest_option(const char *verb, char **argv, const struct option *longopts) {
+  if (optind < 1) return 0;
+  const char *arg = argv[optind - 1];
+  if (strncmp(arg, "--", 2) != 0) return 0;
+  char word[64];
+  snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+  const char *names[64];
+  int n = 0;
+  for (const struct option *o = longopts; o->name && n < 64; o++) names[n++] = o->name;
+  for (int i = 0; i < n; i++)
+    if (strcmp(word, names[i]) == 0) return 0; /* known: a missing value, getopt said so */
+  int near = dc_suggest(word, names, n);
+  if (near < 0) return 0;
+  fprintf(stderr, "diffclip %s: did you mean '--%s'? (diffclip %s --help lists the options)\n", verb, names[near], verb);
+  return 1;
 }

@@ -43,6 +43,9 @@ void dc_cli_config_init(struct dc_cli_config *o);
 int dc_cli_config_option(struct dc_cli_config *o, const char *verb, int opt, const char *arg);
 /* Built-in defaults < the file < the --set overrides, then the checks. `origins` may be
  * NULL. Errors are logged (DC_ERROR) with the file, line and key. */
+/* After getopt_long returned '?' for argv[optind - 1]: when it is a mistyped long option,
+ * prints the nearest of longopts ("did you mean '--config'?") and returns 1; else 0. */
+int dc_cli_suggest_option(const char *verb, char **argv, const struct option *longopts);
 enum dc_status dc_cli_config_load(const struct dc_cli_config *o, struct dc_config *cfg,
                                   struct dc_config_origins *origins);
 
