@@ -4,9 +4,10 @@
 #   - pretrain without --config is a usage error (2) before any launch check;
 #   - a configuration typo names the user's file and key, exits 2, and shows no path of our
 #     source tree (that appears only with DIFFCLIP_LOG_LEVEL=debug).
-# usage: check_cli_messages.sh DIFFCLIP WORK_DIR
+#   - a class too small for the protocol gets a warning, and chance counts the classes evaluated.
+# usage: check_cli_messages.sh DIFFCLIP WORK_DIR SOURCE_DIR
 set -u
-diffclip=$1 work=$2
+diffclip=$1 work=$2 src=$3
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 rm -rf "$work"; mkdir -p "$work"
@@ -36,5 +37,13 @@ grep -q "/src/\|\.c:[0-9]" "$work/typo.log" && fail "a source path in a user's e
 
 DIFFCLIP_LOG_LEVEL=debug "$diffclip" pretrain --config "$work/typo.cfg" > "$work/debug.log" 2>&1
 grep -q "error: \[.*\.c:[0-9]*\]" "$work/debug.log" || fail "the debug log level does not show where in the source: $(cat "$work/debug.log")"
+# a class too small for the protocol is said, and chance is over the classes evaluated
+# (tiny: Trees has 42 labelled pixels; 42 small-class shots leave it no test pixel)
+"$diffclip" run --config "$src/configs/experiments/demo.cfg" --set data.synthetic=tiny --set run.out_dir="$work" \
+  --set pretrain.epochs=1 --set finetune.shots=150 --set finetune.small_class_shots=42 --set finetune.runs=1 \
+  --set finetune.epochs=2 --set finetune.val_pixels=10 > "$work/small.log" 2>&1 || fail "the small-class run failed: $(tail -3 "$work/small.log")"
+grep -q "warning: class 2 (Trees) has 42 training, 0 validation and 0 test pixels at 150 shots: too few" "$work/small.log" ||
+  fail "no warning for the class without test pixels"
+grep -q "chance 33.33% (1 of the 3 classes evaluated" "$work/small.log" || fail "chance not over the 3 classes evaluated: $(grep chance "$work/small.log")"
 [ $fails = 0 ] && echo "check_cli_messages: passed"
 exit $((fails > 0))

@@ -419,6 +419,9 @@ static enum dc_status save_model(struct ft *f, const char *dir) {
   return s;
 }
 
+/* The first run of a job says what holds for every run (a split's class sizes). */
+static int run_is_first(const struct dc_config *cfg, int run) { return run == cfg->finetune.first_run || run == 0; }
+
 static enum dc_status run_all(struct ft *f, const char *pretrained, const char *dir, struct dc_result *res) {
   const struct dc_dist *d = f->d;
   const struct dc_config *cfg = f->cfg;
@@ -444,6 +447,14 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     f->class_names = (const char *const *)s->class_names;
     f->class_desc = (const char *const *)s->class_descriptions;
   }
+  /* a class too small for the protocol (k shots + validation + at least one test pixel)
+   * is said, not silently left without test pixels */
+  for (int k = 0; k < f->N && d->rank == 0 && run_is_first(cfg, f->run); k++)
+    if (f->split.test_per_class[k] == 0 || f->split.train_per_class[k] == 0)
+      dc_log(DC_LOG_WARN, "class %d (%s) has %d training, %d validation and %d test %s at %d shots: too few for this "
+             "protocol; it is left out of the average accuracy and of chance (use fewer finetune.shots or a smaller "
+             "finetune.small_class_shots)", k + 1, f->class_names[k], f->split.train_per_class[k], f->split.val_per_class[k],
+             f->split.test_per_class[k], s ? "pixels" : "exams", f->shots);
   if (f->split.n_train < 2 || f->split.n_test < 1)
     return DC_ERROR(DC_ERR_ARG, "run %d: %d training and %d test pixels; fine-tuning needs at least 2 and 1", f->run,
                     f->split.n_train, f->split.n_test);
@@ -650,7 +661,7 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
                                 const char *pretrained, int evaluate) {
   double sum[4] = {0, 0, 0, 0}, sq[4] = {0, 0, 0, 0};
   int binary = samples->exams != NULL;
-  int n = 0, k = cfg->finetune.shots;
+  int n = 0, k = cfg->finetune.shots, evaluated = 0; /* classes with test samples */
   enum dc_status st = DC_OK;
   for (int i = 0; i < cfg->finetune.runs && st == DC_OK; i++) {
     int run = cfg->finetune.first_run + i;
@@ -660,6 +671,8 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     memset(&r, 0, sizeof r);
     st = dc_finetune_resume(d, cfg, samples, run, k, pretrained, dir, evaluate, &r);
     if (st == DC_OK && d->rank == 0) {
+      evaluated = 0;
+      for (int c = 0; c < r.n_classes; c++) evaluated += !isnan(r.per_class[c]);
       double v[4] = {r.oa, r.aa, r.kappa, 0};
       if (binary) v[0] = r.accuracy, v[1] = r.auc, v[2] = r.sensitivity, v[3] = r.specificity;
       for (int j = 0; j < 4; j++) sum[j] += v[j], sq[j] += v[j] * v[j];
@@ -682,8 +695,10 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     else
       dc_log(DC_LOG_INFO,
            "%d-shot over %d run(s): mean overall accuracy %.2f%% (+- %.2f), average accuracy %.2f%% (+- %.2f), "
-           "kappa %.2f%% (+- %.2f); chance %.2f%%",
-           k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2], 100.0 / samples->scene->n_classes);
+           "kappa %.2f%% (+- %.2f); chance %.2f%% (1 of the %d classes evaluated%s)",
+           k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2],
+           100.0 / (evaluated > 0 ? evaluated : samples->scene->n_classes), evaluated,
+           evaluated < samples->scene->n_classes ? ", fewer than the scene's: see the warnings" : "");
   }
   return st;
 }
