@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "diffclip/data/exams.h"
 #include "diffclip/data/scene.h"
 
 static void info_usage(FILE *f) {
@@ -56,6 +57,37 @@ static void print_scene(const char *path, const struct dc_scene *s) {
   for (int i = 0; i < s->n_files; i++) printf("            %s\n", s->files[i]);
 }
 
+/* An MRNet exam store (diffclip prepare --manifest data_manifests/mrnet.cfg): its shape,
+ * and per task and split the exams and positives. */
+static int exams_info(const char *path) {
+  struct dc_exams e;
+  memset(&e, 0, sizeof e);
+  if (dc_exams_read(path, 1, 0, 0, &e) != DC_OK) {
+    dc_exams_free(&e);
+    return DC_EXIT_ERROR;
+  }
+  printf("exam store  %s  (%s)\n", e.name, path);
+  printf("exams       %d, %d planes of %d slices x %d x %d:", e.n_exams, e.n_planes, e.slices, e.height, e.width);
+  for (int p = 0; p < e.n_planes; p++) printf(" %s", e.plane_names[p]);
+  printf("\n%-16s", "task");
+  for (int sp = 0; sp < e.n_splits; sp++) printf("  %-18s", e.split_names[sp]);
+  printf("\n");
+  for (int t = 0; t < e.n_tasks; t++) {
+    printf("%-16s", e.task_names[t]);
+    for (int sp = 0; sp < e.n_splits; sp++) {
+      int n = 0, pos = 0;
+      for (int i = 0; i < e.n_exams; i++)
+        if (e.split[i] == sp) n++, pos += e.labels[(size_t)i * e.n_tasks + t] != 0;
+      char cell[40];
+      snprintf(cell, sizeof cell, "%d of %d positive", pos, n);
+      printf("  %-18s", cell);
+    }
+    printf("\n");
+  }
+  dc_exams_free(&e);
+  return DC_EXIT_OK;
+}
+
 int dc_cmd_info(struct dc_dist *d, int argc, char **argv) {
   static const struct option longopts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   int ch;
@@ -71,6 +103,7 @@ int dc_cmd_info(struct dc_dist *d, int argc, char **argv) {
     return DC_EXIT_USAGE;
   }
   if (d->rank != 0) return DC_EXIT_OK;
+  if (dc_exams_is_store(argv[optind])) return exams_info(argv[optind]);
   struct dc_scene s;
   if (dc_scene_read(argv[optind], &s, 0) != DC_OK) return DC_EXIT_ERROR;
   print_scene(argv[optind], &s);

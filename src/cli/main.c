@@ -19,7 +19,7 @@ static const struct verb verbs[] = {
     {"run", dc_cmd_run, "pretrain, fine-tune and evaluate one configuration in one job"},
     {"bench-speed", dc_cmd_bench_speed, "time training and inference steps at the paper's sizes"},
     {"synth", dc_cmd_synth, "write a deterministic synthetic scene (presets tiny, demo, trento-like)"},
-    {"info", dc_cmd_info, "summarise a scene file: grid, modalities, classes, provenance"},
+    {"info", dc_cmd_info, "summarise a scene (grid, modalities, classes, provenance) or an exam store"},
     {"prepare", dc_cmd_prepare, "check a dataset's raw files against its manifest and write the canonical scene"},
     {"config", dc_cmd_config, "print the resolved configuration, its hash, or the key reference"},
     {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
@@ -27,7 +27,7 @@ static const struct verb verbs[] = {
     {"evaluate", dc_cmd_evaluate, "evaluate fine-tuned checkpoints: metrics and the whole-scene map"},
     {"bench", dc_cmd_bench, "every dataset x shot setting x run, then the report (report.md, .html, .json, maps, curves)"},
     {"report", dc_cmd_report, "remake the benchmark report from a bench folder (rank 0)"},
-    {"verify", dc_cmd_verify, "check checkpoint files (format, checksums, no NaN)"},
+    {"verify", dc_cmd_verify, "check files diffclip wrote: checkpoints, scenes, exam stores, results"},
 };
 
 static void usage(FILE *f) {

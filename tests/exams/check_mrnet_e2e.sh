@@ -26,6 +26,13 @@ grep -Eq "task abnormal: mean accuracy (7[5-9]|8[0-9]|9[0-9]|100)\.[0-9]+%" run.
 for r in 0 1; do
   test -f "runs/mrnet/finetune/shots_5/run_$r/result.h5" || { echo "FAIL: no result.h5 for run $r"; exit 1; }
 done
+# info and verify know every kind of file written here
+"$diffclip" info mrnet.h5 > info.log 2>&1 || { cat info.log; echo "FAIL: diffclip info on the exam store"; exit 1; }
+grep -q "abnormal .* of 40 positive" info.log || { cat info.log; echo "FAIL: info shows no per-task counts"; exit 1; }
+"$diffclip" verify mrnet.h5 runs/mrnet/finetune/shots_5/run_0/result.h5 runs/mrnet/finetune/shots_5/run_0/ckpt/ckpt_finetuned.h5 \
+  > verify.log 2>&1 || { cat verify.log; echo "FAIL: diffclip verify on an exam store, a result and a checkpoint"; exit 1; }
+test "$(grep -c ': ok: ' verify.log)" = 3 || { cat verify.log; echo "FAIL: verify did not pass all three"; exit 1; }
+if "$diffclip" verify runs/mrnet/config.cfg > verify2.log 2>&1; then echo "FAIL: verify passed a text file"; exit 1; fi
 # evaluate keeps the results of this configuration and re-evaluates a missing one from its
 # fine-tuned checkpoint, to the same figures
 run evaluate --config mrnet_tiny.cfg > eval1.log 2>&1 || { cat eval1.log; echo "FAIL: diffclip evaluate"; exit 1; }
