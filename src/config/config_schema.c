@@ -75,7 +75,8 @@ static const struct dc_config_key schema[] = {
     ENUM("data.nan_policy", data.nan_policy, enum dc_data_nan_policy, nan_policy_choices, "error",
          "NaN or Inf pixels in raw data: error refuses the file, fill replaces them by the band median"),
     ENUM("data.corpus", data.corpus, enum dc_data_corpus, corpus_choices, "all",
-         "pretraining corpus: every pixel centre, or only labelled pixels (published)"),
+         "pretraining corpus: every pixel centre, or only labelled pixels (the published code's choice; on Houston 2013 "
+         "\"all\" is 44 times as many centres per epoch)"),
     INT("data.corpus_stride", data.corpus_stride, "1", 1, 1024, "take every n-th pixel centre in both directions for the corpus"),
     DBL("data.corpus_fraction", data.corpus_fraction, "1.0", 1e-6, 1, "random fraction of the corpus kept (drawn from run.seed)"),
     ENUM("data.task", data.task, enum dc_data_task, task_choices, "abnormal", "MRNet only: the exam-level label to classify"),
@@ -125,9 +126,10 @@ static const struct dc_config_key schema[] = {
     INT("pretrain.max_rollbacks", pretrain.max_rollbacks, "2", 0, 1000, "rollbacks to the last checkpoint before the run aborts"),
 
     /* ---- finetune: stage 2, few-shot contrastive image-text training ---- */
-    INT("finetune.epochs", finetune.epochs, "150", 0, 1000000, "passes over the training shots"),
+    INT("finetune.epochs", finetune.epochs, "150", 0, 1000000, "passes over the training shots; while k x classes <= finetune.batch an epoch is one optimiser "
+                                                               "step, so a shortened schedule hurts small k most"),
     INT("finetune.max_steps", finetune.max_steps, "0", 0, IMAX, "stop after this many optimiser steps; 0 = run all epochs"),
-    INT("finetune.batch", finetune.batch, "128", 1, 1 << 20, "patches per step"),
+    INT("finetune.batch", finetune.batch, "128", 1, 1 << 20, "patches per step (fine-tuning runs on rank 0; evaluation on every rank)"),
     DBL("finetune.lr", finetune.lr, "1e-4", 0, 10, "base learning rate of Adam"),
     DBL("finetune.weight_decay", finetune.weight_decay, "1e-5", 0, 10, "L2 weight decay added to the gradient (PyTorch Adam)"),
     DBL("finetune.beta1", finetune.beta1, "0.9", 0, 0.999999, "Adam beta1"),
@@ -158,7 +160,8 @@ static const struct dc_config_key schema[] = {
          "pretrained: start from the stage-1 checkpoint; scratch: the no-pretraining ablation"),
     PATH("finetune.checkpoint", finetune.checkpoint, "", "stage-1 checkpoint to start from; empty = the newest of this run"),
     INT("finetune.eval_batch", finetune.eval_batch, "256", 2, 1 << 20, "patches per inference batch (activations are sized for it: about 10 MB per patch at the paper sizes)"),
-    BOOL("finetune.scene_map", finetune.scene_map, "true", "also classify every pixel of the scene for the classification map"),
+    BOOL("finetune.scene_map", finetune.scene_map, "true", "also classify every pixel of the scene for the classification map (on Houston 2013 44 times the test "
+                                           "pixels' cost per run; false for the metrics alone)"),
     INT("finetune.log_every", finetune.log_every, "10", 1, IMAX, "epochs between progress lines"),
 
     /* ---- bench: the multi-dataset report ---- */
