@@ -12,6 +12,7 @@
 
 #include "diffclip/train/data_source.h"
 #include "diffclip/core/fsutil.h"
+#include "diffclip/core/spawn.h"
 #include "diffclip/train/finetune_run.h"
 #include "diffclip/train/pretrain_run.h"
 #include "diffclip/report/report.h"
@@ -62,12 +63,38 @@ static void host_description(char *out, size_t cap, int ranks) {
            ranks);
 }
 
+/* A missing scene whose raw files are there (data.raw_dir, data.manifest) is prepared by
+ * rank 0 with diffclip-prepare, as `diffclip prepare` would; every rank waits for it. A
+ * failed preparation leaves the entry to be skipped with the reason. */
+static void maybe_prepare(const struct dc_dist *d, const struct dc_config *c) {
+  const struct dc_config_data *dd = &c->data;
+  int want = dd->synthetic == DC_DATA_SYNTHETIC_NONE && dd->scene[0] && dd->manifest[0] && dd->raw_dir[0] &&
+             access(dd->scene, F_OK) != 0 && access(dd->raw_dir, R_OK | X_OK) == 0;
+  if (!want) return; /* the same answer on every rank of a shared file system */
+  enum dc_status st = DC_OK;
+  if (d->rank == 0) {
+    dc_log(DC_LOG_INFO, "bench: preparing %s from %s (manifest %s)", dd->scene, dd->raw_dir, dd->manifest);
+    const char *args[] = {"--manifest", dd->manifest, "--raw", dd->raw_dir, "--out", dd->scene};
+    int code = dc_run_sibling("diffclip bench", "diffclip-prepare", args, 6);
+    if (code != 0) {
+      dc_log(DC_LOG_WARN, "bench: preparing %s failed (exit code %d, messages above)", dd->scene, code);
+      st = DC_ERR_IO;
+    }
+  }
+  dc_dist_agree(d, st);
+}
+
 /* The reason an entry cannot run, or "" when it can. */
 static void skip_reason(const struct dc_config *c, char *why, size_t cap) {
   why[0] = '\0';
   if (c->data.synthetic != DC_DATA_SYNTHETIC_NONE) return;
   if (!c->data.scene[0]) {
     snprintf(why, cap, "no data.scene is configured");
+  } else if (access(c->data.scene, R_OK) != 0 && c->data.manifest[0] && c->data.raw_dir[0] &&
+             access(c->data.raw_dir, R_OK | X_OK) != 0) {
+    snprintf(why, cap, "the scene file %.300s is not there, nor the raw folder %.300s (data.raw_dir) to prepare it from "
+             "with %.300s: download the raw files there (docs/data.md)", c->data.scene, c->data.raw_dir,
+             c->data.manifest);
   } else if (access(c->data.scene, R_OK) != 0) {
     snprintf(why, cap, "the scene file %.300s is not there (%s): prepare it with `diffclip prepare` (docs/data.md)",
              c->data.scene, strerror(errno));
@@ -235,7 +262,7 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
     const char *file = b->datasets.v[i];
     st = load_entry(d, &base, file, sets, n_sets, &c);
     if (st != DC_OK) break;
-    char dir[1200], why[600];
+    char dir[1200], why[1200];
     const char *name = names[i];
     struct dc_report_dataset *e = dc_report_spec_add_dataset(spec, name);
     if (!e) {
@@ -246,6 +273,7 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
     snprintf(e->paper_key, sizeof e->paper_key, "%.63s", c.data.paper[0] ? c.data.paper : c.data.name);
     snprintf(e->study, sizeof e->study, "%.127s", c.data.study);
     snprintf(dir, sizeof dir, "%.1000s/%.63s", b->out_dir, name);
+    maybe_prepare(d, &c);
     skip_reason(&c, why, sizeof why);
     if (why[0]) {
       e->skipped = 1;

@@ -216,7 +216,15 @@ static void muufl(const char *data, const char *src_dir) {
   dc_scene_free(&s);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--write-raw") == 0) { /* the raw folder alone, for other tests */
+    char manifest[1024], p[1024];
+    write_synthetic(argv[2], manifest, sizeof manifest);
+    path_join(p, sizeof p, argv[2], "manifest.cfg");
+    write_text(p, synthetic_manifest);
+    printf("wrote the raw files and %s\n", p);
+    return test_done("prep_prepare --write-raw");
+  }
   synthetic();
   mpi_command();
   const char *data = test_data();
