@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
   dc_prepare_readers_init();
   enum dc_status st = dc_prepare_run(&o);
   if (st != DC_OK) {
-    fprintf(stderr, "diffclip prepare: %s; nothing was written\n", dc_status_name(st));
+    fprintf(stderr, "diffclip prepare: nothing was written (the error above says why)\n");
     return 1;
   }
   return 0;

@@ -45,19 +45,37 @@ static enum dc_status pick_variant(const struct dc_manifest *m, const struct dc_
     if (complete) *out = &m->variants[v];
   }
   const struct dc_manifest_variant *v = *out ? *out : &m->variants[0];
+  /* every missing file of the variant at once, so a partial download is seen whole */
+  int missing = 0, first = -1;
+  char list[1024] = "";
   for (int i = 0; i < v->n_files; i++) {
     const struct dc_manifest_file *f = &v->files[i];
     DC_TRY(dc_prepare_join(o->raw, f->file, path, sizeof path));
-    if (!is_file(path)) {
-      char others[512] = "";
-      for (int k = 1; !o->variant && k < m->n_variants; k++) {
-        strncat(others, k > 1 ? ", " : "; no other variant is complete either (", sizeof others - strlen(others) - 1);
-        strncat(others, m->variants[k].name, sizeof others - strlen(others) - 1);
-      }
-      if (others[0]) strncat(others, ")", sizeof others - strlen(others) - 1);
-      return DC_ERROR(DC_ERR_IO, "%s: missing file; expected it for %s%s%s (variant '%s', %s:%d)%s", path, f->role,
-                      f->variable[0] ? ", variable " : "", f->variable, v->name, m->path, f->line, others);
+    if (is_file(path)) continue;
+    struct stat sb;
+    int folder = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (missing < 5) {
+      char item[600];
+      snprintf(item, sizeof item, "%s%s%s", missing ? ", " : "", f->file, folder ? " (a folder, not a file)" : "");
+      strncat(list, item, sizeof list - strlen(list) - 1);
     }
+    if (first < 0) first = i;
+    missing++;
+  }
+  if (missing) {
+    const struct dc_manifest_file *f = &v->files[first];
+    char others[512] = "", more[64] = "";
+    for (int k = 1; !o->variant && k < m->n_variants; k++) {
+      strncat(others, k > 1 ? ", " : "; no other variant is complete either (", sizeof others - strlen(others) - 1);
+      strncat(others, m->variants[k].name, sizeof others - strlen(others) - 1);
+    }
+    if (others[0]) strncat(others, ")", sizeof others - strlen(others) - 1);
+    if (missing > 5) snprintf(more, sizeof more, " and %d more", missing - 5);
+    return DC_ERROR(DC_ERR_IO,
+                    "%s: %d of the %d files of variant '%s' (%s) are missing: %s%s; the first is for %s%s%s "
+                    "(%s:%d)%s. Download or unpack them there (docs/data.md says from where)",
+                    o->raw, missing, v->n_files, v->name, m->path, list, more, f->role,
+                    f->variable[0] ? ", variable " : "", f->variable, m->path, f->line, others);
   }
   return DC_OK;
 }

@@ -6,6 +6,8 @@
  * data, synthetic files of the same names, shapes and counts stand in. */
 #include "prep_util.h"
 
+#include <sys/stat.h>
+
 #include "diffclip/data/scene.h"
 
 enum { H = 166, W = 600 };
@@ -141,7 +143,20 @@ int main(void) {
   write_manifest(manifest, sizeof manifest, "LiDAR", "", 819);
   path_join(p, sizeof p, raw, "LiDAR.mat");
   remove(p);
-  expect_refused("missing file", manifest, raw, NULL, NULL, (const char *[]){"LiDAR.mat", "missing file", "lidar", "LiDAR", NULL});
+  expect_refused("missing file", manifest, raw, NULL, NULL,
+                 (const char *[]){"1 of the", "are missing: LiDAR.mat", "lidar", "LiDAR", NULL});
+
+  /* a partial download: every missing file counted, the first ones named; a folder where
+   * a file is expected is called one */
+  new_case(raw, sizeof raw);
+  write_manifest(manifest, sizeof manifest, "LiDAR", "", 819);
+  path_join(p, sizeof p, raw, "LiDAR.mat");
+  remove(p);
+  mkdir(p, 0755);
+  path_join(p, sizeof p, raw, "TSLabel.mat");
+  remove(p);
+  expect_refused("partial download", manifest, raw, NULL, NULL,
+                 (const char *[]){"2 of the", "LiDAR.mat (a folder, not a file)", "TSLabel.mat", NULL});
 
   new_case(raw, sizeof raw);
   write_manifest(manifest, sizeof manifest, "Lidar", "", 819);
