@@ -159,8 +159,11 @@ static char *dup_str(const char *s) {
   return d;
 }
 
-static const struct dc_key_spec class_keys[] = {
-    {"name", DC_KT_STRING, 1}, {"description", DC_KT_STRING, 1}, {NULL, 0, 0}};
+static const struct dc_key_spec class_keys[] = {{"name", DC_KT_STRING, 1},
+                                                {"description", DC_KT_STRING, 1},
+                                                {"drop", DC_KT_BOOL, 0},
+                                                {"merge_into", DC_KT_STRING, 0},
+                                                {NULL, 0, 0}};
 
 static enum dc_status parse_classes(struct dc_manifest *m, const config_setting_t *list) {
   int n = config_setting_length(list);
@@ -179,7 +182,34 @@ static enum dc_status parse_classes(struct dc_manifest *m, const config_setting_
     DC_CHECK_ALLOC(m->class_names[k]);
     DC_CHECK_ALLOC(m->class_descriptions[k]);
     m->n_classes = k + 1;
+    m->class_fate[k] = k;
   }
+  /* then drop and merge_into, which may name a class listed after this one */
+  int kept = 0;
+  for (int k = 0; k < n; k++) {
+    const config_setting_t *c = config_setting_get_elem(list, (unsigned)k);
+    const config_setting_t *into = config_setting_get_member(c, "merge_into");
+    int drop = dc_mf_get_bool(c, "drop", 0);
+    if (drop && into) return dc_mf_error(m, c, "class '%s' has both drop and merge_into; expected one", m->class_names[k]);
+    if (drop) m->class_fate[k] = -1;
+    if (into) {
+      const char *target = config_setting_get_string(into);
+      int t = -1;
+      for (int j = 0; j < n; j++)
+        if (strcmp(m->class_names[j], target) == 0) t = j;
+      if (t < 0 || t == k) return dc_mf_error(m, into, "merge_into = \"%s\": expected the name of another class", target);
+      m->class_fate[k] = t;
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    int t = m->class_fate[k];
+    if (t >= 0 && t != k && m->class_fate[t] != t)
+      return dc_mf_error(m, config_setting_get_elem(list, (unsigned)k),
+                         "class '%s' merges into '%s', which is itself dropped or merged; expected a kept class",
+                         m->class_names[k], m->class_names[t]);
+    kept += t == k;
+  }
+  if (kept == 0) return dc_mf_error(m, list, "every class is dropped or merged; expected at least one kept");
   return DC_OK;
 }
 

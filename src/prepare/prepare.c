@@ -235,6 +235,46 @@ static enum dc_status load_labels(const struct dc_manifest *m, const struct dc_m
   return st;
 }
 
+/* The manifest's drop and merge_into: labels renumbered to the kept classes, in their
+ * order, after the published counts were checked on the classes as released. */
+static void apply_class_fates(const struct dc_manifest *m, struct dc_scene *s) {
+  int to[DC_SCENE_MAX_CLASSES + 1], kept = 0;
+  long pixels[DC_SCENE_MAX_CLASSES] = {0};
+  size_t hw = (size_t)s->height * (size_t)s->width;
+  for (int k = 0; k < m->n_classes; k++)
+    if (m->class_fate[k] == k) to[k + 1] = ++kept;
+  if (kept == m->n_classes) return;
+  to[0] = 0;
+  for (int k = 0; k < m->n_classes; k++) to[k + 1] = m->class_fate[k] < 0 ? 0 : to[m->class_fate[k] + 1];
+  for (size_t p = 0; p < hw; p++) {
+    if (s->train[p] > 0) pixels[s->train[p] - 1]++;
+    if (s->test[p] > 0) pixels[s->test[p] - 1]++;
+    s->train[p] = to[s->train[p]];
+    s->test[p] = to[s->test[p]];
+  }
+  for (int k = 0; k < m->n_classes; k++) {
+    int t = m->class_fate[k];
+    if (t < 0) dc_log(DC_LOG_INFO, "  class %d (%s) dropped: its %ld labelled pixels are unlabelled now", k + 1,
+                      m->class_names[k], pixels[k]);
+    else if (t != k) dc_log(DC_LOG_INFO, "  class %d (%s) merged into %s: %ld labelled pixels", k + 1, m->class_names[k],
+                            m->class_names[t], pixels[k]);
+  }
+  int n = 0;
+  for (int k = 0; k < m->n_classes; k++) {
+    if (m->class_fate[k] == k) {
+      s->class_names[n] = s->class_names[k];
+      s->class_descriptions[n] = s->class_descriptions[k];
+      n++;
+    } else {
+      free(s->class_names[k]);
+      free(s->class_descriptions[k]);
+    }
+  }
+  for (int k = n; k < m->n_classes; k++) s->class_names[k] = s->class_descriptions[k] = NULL;
+  s->n_classes = kept;
+  dc_log(DC_LOG_INFO, "  %d of the %d classes kept", kept, m->n_classes);
+}
+
 static enum dc_status fill_scene(const struct dc_manifest *m, const struct dc_manifest_variant *v,
                                  const struct dc_prepare_options *o, struct dc_scene *s) {
   snprintf(s->name, sizeof s->name, "%s", m->name);
@@ -272,6 +312,7 @@ static enum dc_status prepare_scene(const struct dc_manifest *m, const struct dc
   if (st == DC_OK) st = hash_files(m, v, o->raw, &s);
   if (st == DC_OK) st = load_modalities(m, v, o, policy, &s);
   if (st == DC_OK) st = load_labels(m, v, o->raw, &s);
+  if (st == DC_OK) apply_class_fates(m, &s);
   if (st == DC_OK) st = dc_scene_compute_stats(&s);
   if (st == DC_OK) st = dc_scene_write(o->out, &s);
   if (st == DC_OK) dc_log(DC_LOG_INFO, "wrote %s", o->out);

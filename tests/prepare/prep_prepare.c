@@ -113,6 +113,53 @@ static void synthetic(void) {
   if (code == 0) check_synthetic_scene(out, raw);
 }
 
+/* Classes dropped and merged in the manifest: b merged into a, c dropped; the published
+ * counts are still checked on the classes as released. */
+static void class_fates(void) {
+  char raw[512], manifest[512], out[512];
+  tmp_path("raw_synth", 1, raw, sizeof raw);
+  write_synthetic(raw, manifest, sizeof manifest);
+  char *text = read_text(manifest), edited[4096];
+  CHECK(text != NULL, "read %s", manifest);
+  if (!text) return;
+  const char *b = "{ name = \"b\"; description = \"second class\"; }", *c = "{ name = \"c\"; description = \"third class\"; }";
+  char *pb = strstr(text, b), *pc = strstr(text, c);
+  CHECK(pb && pc && pb < pc, "the synthetic manifest lists classes b and c");
+  if (!pb || !pc) return;
+  snprintf(edited, sizeof edited, "%.*s{ name = \"b\"; description = \"second class\"; merge_into = \"a\"; }%.*s"
+           "{ name = \"c\"; description = \"third class\"; drop = true; }%s",
+           (int)(pb - text), text, (int)(pc - pb - strlen(b)), pb + strlen(b), pc + strlen(c));
+  free(text);
+  tmp_path("fates.cfg", 0, manifest, sizeof manifest);
+  write_text(manifest, edited);
+  tmp_path("fates.h5", 0, out, sizeof out);
+  char *log;
+  int code = run_prepare(manifest, raw, out, NULL, NULL, &log);
+  CHECK(code == 0, "prepare with merge_into and drop: exit %d\n%s", code, log);
+  CHECK(log && strstr(log, "class 2 (b) merged into a") && strstr(log, "class 3 (c) dropped"), "the log says what "
+        "became of b and c:\n%s", log);
+  free(log);
+  struct dc_scene sc;
+  if (code != 0 || dc_scene_read(out, &sc, 0) != DC_OK) return;
+  long per[4] = {0};
+  for (int i = 0; i < H * W; i++) {
+    if (sc.train[i] >= 0 && sc.train[i] < 4) per[sc.train[i]]++;
+    if (sc.test[i] >= 0 && sc.test[i] < 4) per[sc.test[i]]++;
+  }
+  CHECK(sc.n_classes == 1 && strcmp(sc.class_names[0], "a") == 0, "one class left, a (got %d)", sc.n_classes);
+  CHECK(per[1] == 6 && per[2] == 0 && per[3] == 0, "a holds a's and b's 6 pixels, c's are unlabelled (got %ld %ld %ld)",
+        per[1], per[2], per[3]);
+  dc_scene_free(&sc);
+  /* a merge into a dropped class is refused with the manifest's line */
+  char *bad = strstr(edited, "merge_into = \"a\"");
+  if (bad) memcpy(bad, "merge_into = \"c\"", strlen("merge_into = \"c\""));
+  write_text(manifest, edited);
+  code = run_prepare(manifest, raw, out, NULL, NULL, &log);
+  CHECK(code != 0 && log && strstr(log, "merges into 'c', which is itself dropped"), "merge into a dropped class:\n%s",
+        log ? log : "");
+  free(log);
+}
+
 /* `diffclip prepare` under mpirun with 2 ranks runs the serial program once. */
 static void mpi_command(void) {
   const char *bin = env_or("DIFFCLIP_BIN", NULL), *mpirun = env_or("DIFFCLIP_MPIEXEC", NULL);
@@ -226,6 +273,7 @@ int main(int argc, char **argv) {
     return test_done("prep_prepare --write-raw");
   }
   synthetic();
+  class_fates();
   mpi_command();
   const char *data = test_data();
   if (!data) {

@@ -84,6 +84,9 @@ struct dc_manifest {
   int n_classes;
   char *class_names[DC_SCENE_MAX_CLASSES];
   char *class_descriptions[DC_SCENE_MAX_CLASSES];
+  /* what becomes of each class in the scene: its own index (kept), another kept class's
+   * index (merge_into = "name"), or -1 (drop = true: its pixels become unlabelled) */
+  int class_fate[DC_SCENE_MAX_CLASSES];
   /* scenes */
   int height, width;
   int n_modalities;
