@@ -37,9 +37,24 @@ grep -q "/src/\|\.c:[0-9]" "$work/typo.log" && fail "a source path in a user's e
 
 DIFFCLIP_LOG_LEVEL=debug "$diffclip" pretrain --config "$work/typo.cfg" > "$work/debug.log" 2>&1
 grep -q "error: \[.*\.c:[0-9]*\]" "$work/debug.log" || fail "the debug log level does not show where in the source: $(cat "$work/debug.log")"
+# a configuration value a stage refuses (a global batch the ranks cannot share) is a usage
+# error too: exit 2 on 1 rank, and on 2 ranks through mpirun
+"$diffclip" pretrain --config "$src/configs/experiments/demo.cfg" --set data.synthetic=tiny --set run.out_dir="$work" \
+  --set run.name=batch1 --set pretrain.global_batch=1 > "$work/batch.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "an unusable pretrain.global_batch exited $rc, expected 2: $(tail -2 "$work/batch.log")"
+grep -q "pretrain.global_batch = 1 must be a multiple" "$work/batch.log" || fail "no message naming pretrain.global_batch"
+if [ -n "${MPIEXEC:-}" ]; then
+  timeout 120 "$MPIEXEC" --oversubscribe -np 2 -x OMP_NUM_THREADS=1 "$diffclip" pretrain --config "$src/configs/experiments/demo.cfg" \
+    --set data.synthetic=tiny --set run.out_dir="$work" --set run.name=batch2 --set pretrain.global_batch=3 > "$work/batch2.log" 2>&1
+  rc=$?
+  [ $rc = 2 ] || fail "an unusable pretrain.global_batch on 2 ranks exited $rc, expected 2: $(tail -2 "$work/batch2.log")"
+  grep -q "pretrain.global_batch = 3 must be a multiple of the 2 ranks" "$work/batch2.log" || fail "2 ranks: no message naming pretrain.global_batch"
+fi
+
 # a class too small for the protocol is said, and chance is over the classes evaluated
 # (tiny: Trees has 42 labelled pixels; 42 small-class shots leave it no test pixel)
-"$diffclip" run --config "$src/configs/experiments/demo.cfg" --set data.synthetic=tiny --set run.out_dir="$work" \
+"$diffclip" run --config "$src/configs/experiments/demo.cfg" --set data.synthetic=tiny --set run.out_dir="$work" --set run.name=small \
   --set pretrain.epochs=1 --set finetune.shots=150 --set finetune.small_class_shots=42 --set finetune.runs=1 \
   --set finetune.epochs=2 --set finetune.val_pixels=10 > "$work/small.log" 2>&1 || fail "the small-class run failed: $(tail -3 "$work/small.log")"
 grep -q "warning: class 2 (Trees) has 42 training, 0 validation and 0 test pixels at 150 shots: too few" "$work/small.log" ||

@@ -8,6 +8,12 @@
 #define DC_EXIT_OK 0
 #define DC_EXIT_ERROR 1
 #define DC_EXIT_USAGE 2
+/* A stage's status as the command's exit code: a bad argument or configuration value is a
+ * usage error (2), a stop for a requeue 85, anything else 1. A stage's error may be one
+ * rank's alone, so main ends every rank (MPI_Abort) for both 1 and a stage's 2
+ * (DC_EXIT_STAGE_USAGE, exit code 2). */
+#define DC_EXIT_STAGE_USAGE 0x102
+int dc_cli_stage_exit(enum dc_status st);
 
 int dc_cmd_run(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv);

@@ -41,6 +41,7 @@ int dc_cmd_bench(struct dc_dist *d, int argc, char **argv) {
   if (dc_dist_agree(d, dc_cli_config_load(&co, &cfg, NULL)) != DC_OK) return DC_EXIT_USAGE;
   if (dc_cli_launch_checks(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
-  if (dc_bench_run(d, co.file, co.sets, co.n_sets, &code) != DC_OK) return DC_EXIT_ERROR;
+  enum dc_status st = dc_bench_run(d, co.file, co.sets, co.n_sets, &code);
+  if (st != DC_OK) return dc_cli_stage_exit(st);
   return code;
 }

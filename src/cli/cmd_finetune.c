@@ -53,10 +53,11 @@ static int stage2(struct dc_dist *d, int argc, char **argv, const char *verb) {
       dc_finetune_find_pretrained(d, &cfg, pretrained, sizeof pretrained) != DC_OK)
     return DC_EXIT_ERROR;
   struct dc_data data; /* a scene, or an exam store (MRNet) */
-  if (dc_data_from_config(d, &cfg, &data) != DC_OK) return DC_EXIT_ERROR;
+  enum dc_status dst = dc_data_from_config(d, &cfg, &data);
+  if (dst != DC_OK) return dc_cli_stage_exit(dst);
   enum dc_status st = dc_finetune_runs(d, &cfg, &data.samples, pretrained, evaluate);
   dc_data_free(&data);
-  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? DC_EXIT_REQUEUE : DC_EXIT_ERROR;
+  return dc_cli_stage_exit(st);
 }
 
 int dc_cmd_finetune(struct dc_dist *d, int argc, char **argv) { return stage2(d, argc, argv, "finetune"); }

@@ -46,6 +46,7 @@ int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv) {
   /* launcher, node-local ranks, GPUs per node and the rank -> host -> device table */
   if (dc_cli_launch_checks(d, &cfg) != DC_EXIT_OK) return DC_EXIT_USAGE;
   int code = DC_EXIT_ERROR;
-  if (dc_pretrain_run(d, &cfg, &code) != DC_OK) return DC_EXIT_ERROR;
+  enum dc_status st = dc_pretrain_run(d, &cfg, &code);
+  if (st != DC_OK) return dc_cli_stage_exit(st);
   return code;
 }

@@ -44,13 +44,15 @@ int dc_cmd_run(struct dc_dist *d, int argc, char **argv) {
   int code = DC_EXIT_ERROR;
   char pretrained[2100] = "";
   if (cfg.finetune.init == DC_FINETUNE_INIT_PRETRAINED) {
-    if (dc_pretrain_run(d, &cfg, &code) != DC_OK) return DC_EXIT_ERROR;
+    enum dc_status pst = dc_pretrain_run(d, &cfg, &code);
+    if (pst != DC_OK) return dc_cli_stage_exit(pst);
     if (code != DC_EXIT_OK) return code;
     if (dc_finetune_find_pretrained(d, &cfg, pretrained, sizeof pretrained) != DC_OK) return DC_EXIT_ERROR;
   }
   struct dc_data data; /* a scene, or an exam store (MRNet) */
-  if (dc_data_from_config(d, &cfg, &data) != DC_OK) return DC_EXIT_ERROR;
+  enum dc_status dst = dc_data_from_config(d, &cfg, &data);
+  if (dst != DC_OK) return dc_cli_stage_exit(dst);
   enum dc_status st = dc_finetune_runs(d, &cfg, &data.samples, pretrained, 0);
   dc_data_free(&data);
-  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? DC_EXIT_REQUEUE : DC_EXIT_ERROR;
+  return dc_cli_stage_exit(st);
 }

@@ -22,3 +22,7 @@ int dc_cli_launch_checks(const struct dc_dist *d, const struct dc_config *cfg) {
   int n_devices = cfg->run.backend == DC_RUN_BACKEND_CPU ? 0 : dc_backend_cuda_device_count();
   return dc_dist_launch_checks(d, n_devices, NULL) == DC_OK ? DC_EXIT_OK : DC_EXIT_USAGE;
 }
+
+int dc_cli_stage_exit(enum dc_status st) {
+  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? 85 : st == DC_ERR_ARG ? DC_EXIT_STAGE_USAGE : DC_EXIT_ERROR;
+}

@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
            v->name, DC_EXIT_REQUEUE);
   /* An error may be one rank's alone: end every rank. Other codes (usage, requeue,
    * diverged) are agreed by all ranks and end normally. */
+  if (code == DC_EXIT_STAGE_USAGE) code = DC_EXIT_USAGE, dc_dist_abort(&d, code);
   if (code == DC_EXIT_ERROR) dc_dist_abort(&d, code);
   dc_dist_finalize(&d);
   return code;

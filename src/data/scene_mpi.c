@@ -58,9 +58,10 @@ static enum dc_status same_scene(const struct dc_dist *d, const char *path, cons
   for (int m = 0; m < s->n_modalities && n > 0 && (size_t)n < sizeof text; m++)
     n += snprintf(text + n, sizeof text - (size_t)n, "modality %d %.31s, %d bands, range %.9g .. %.9g\n", m,
                   s->modality_names[m], s->bands[m], s->global_min[m], s->global_max[m]);
+  /* data, not configuration: exit code 1 */
   return dc_dist_same_text(d, "scene", text,
                            "every rank must read the same scene file: a node-local copy differs from rank 0's "
-                           "(copy the same file to every node, or put it on a shared file system)");
+                           "(copy the same file to every node, or put it on a shared file system)") == DC_OK ? DC_OK : DC_ERR_IO;
 }
 
 enum dc_status dc_scene_load_parallel(const struct dc_dist *d, const char *path, struct dc_scene *s) {

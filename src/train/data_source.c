@@ -67,8 +67,9 @@ static enum dc_status same_exams(const struct dc_dist *d, const char *path, cons
            "labels sha256 %s\nsplits sha256 %s\nids sha256 %s\n",
            path, e->name, e->n_exams, e->n_planes, e->n_tasks, e->n_splits, e->slices, e->height, e->width, labels, split,
            ids);
+  /* data, not configuration: exit code 1 */
   return dc_dist_same_text(d, "exam store", text,
-                           "every rank must read the same exam store: a node-local copy differs from rank 0's");
+                           "every rank must read the same exam store: a node-local copy differs from rank 0's") == DC_OK ? DC_OK : DC_ERR_IO;
 }
 
 static enum dc_status exams_load(const struct dc_dist *d, const struct dc_config *cfg, struct dc_exams *e) {
