@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diffclip/prepare/rawarray.h"
 #include "diffclip/prepare/resample.h"
@@ -74,8 +75,35 @@ static enum dc_status check_split(const struct dc_manifest *m, const struct dc_p
     st = DC_ERROR(DC_ERR_IO, "%s: %d exams; expected %d (split '%s', %s:%d)", path, csv[0].n, sp->expected_exams, sp->name,
                   m->path, sp->line);
   }
+  /* a partial download: every exam with a missing volume counted, the first few named;
+   * with --partial they are left out, else nothing is written */
+  int missing = 0;
+  char first[3][600] = {"", "", ""};
   for (int e = 0; st == DC_OK && e < csv[0].n; e++) {
-    int id = csv[0].ids[e];
+    int id = csv[0].ids[e], absent = 0;
+    for (int p = 0; st == DC_OK && p < P; p++) {
+      st = volume_path(m, o, sp, p, id, path, sizeof path);
+      if (st == DC_OK && access(path, R_OK) != 0) {
+        if (!absent && missing < 3) snprintf(first[missing], sizeof first[0], "%.599s", path);
+        absent = 1;
+      }
+    }
+    missing += absent;
+  }
+  if (st == DC_OK && missing && !o->partial)
+    st = DC_ERROR(DC_ERR_IO,
+                  "%s: %d of the %d exams of split '%s' have missing volumes (first: %s%s%s%s%s); a partial download? "
+                  "`diffclip prepare --partial` leaves them out (%s:%d)",
+                  o->raw, missing, csv[0].n, sp->name, first[0], first[1][0] ? ", " : "", first[1],
+                  first[2][0] ? ", " : "", first[2], m->path, sp->line);
+  if (st == DC_OK && missing)
+    dc_log(DC_LOG_WARN, "split '%s': %d of its %d exams left out (--partial): their volumes are missing (first: %s)",
+           sp->name, missing, csv[0].n, first[0]);
+  for (int e = 0; st == DC_OK && e < csv[0].n; e++) {
+    int id = csv[0].ids[e], absent = 0;
+    for (int p = 0; st == DC_OK && missing && p < P; p++)
+      if (volume_path(m, o, sp, p, id, path, sizeof path) == DC_OK && access(path, R_OK) != 0) absent = 1;
+    if (absent) continue;
     if ((st = list_add(l, T, P)) != DC_OK) break;
     int row = l->n - 1;
     l->ids[row] = id;

@@ -22,17 +22,20 @@ static void usage(FILE *f) {
           "  --out FILE          the file to write (via a temporary name, renamed at the end)\n"
           "  --variant NAME      use this file variant (default: the first one whose files are all present)\n"
           "  --nan-policy P      error (default) or fill (NaN/Inf -> the band median); overrides the manifest\n"
+          "  --partial           exam stores (MRNet): leave out the exams whose volumes are missing (a partial\n"
+          "                      download), with a warning counting them; their labels must still be there\n"
           "  --verbose           also print the readers' own diagnostics\n"
           "  --help              this text\n");
 }
 
 int main(int argc, char **argv) {
-  struct dc_prepare_options o = {NULL, NULL, NULL, NULL, -1};
+  struct dc_prepare_options o = {NULL, NULL, NULL, NULL, -1, 0};
   static const struct option opts[] = {
       {"manifest", required_argument, NULL, 'm'}, {"raw", required_argument, NULL, 'r'},
       {"out", required_argument, NULL, 'o'},      {"variant", required_argument, NULL, 'v'},
       {"nan-policy", required_argument, NULL, 'n'}, {"verbose", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+      {"partial", no_argument, NULL, 'p'},        {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -42,6 +45,7 @@ int main(int argc, char **argv) {
       case 'o': o.out = optarg; break;
       case 'v': o.variant = optarg; break;
       case 'V': dc_log_set_level(DC_LOG_DEBUG); break;
+      case 'p': o.partial = 1; break;
       case 'n':
         if (strcmp(optarg, "error") == 0) {
           o.nan_policy = DC_NAN_ERROR;

@@ -13,6 +13,7 @@ struct dc_prepare_options {
   const char *out;      /* the scene (or exam store) to write */
   const char *variant;  /* NULL: the first variant whose files are all present */
   int nan_policy;       /* -1: the manifest's; else enum dc_nan_policy */
+  int partial;          /* exam stores: leave out the exams whose volumes are missing */
 };
 
 enum dc_status dc_prepare_run(const struct dc_prepare_options *o);

@@ -159,7 +159,22 @@ int main(void) {
   copy_file(saved, p, file_size(saved) - 10);
   expect_refused("truncated volume", manifest, raw, "train/coronal/0001.npy", "truncated");
   remove(p);
-  expect_refused("missing volume", manifest, raw, "train/coronal/0001.npy", "cannot open");
+  expect_refused("missing volume", manifest, raw, "train/coronal/0001.npy",
+                 "1 of the 3 exams of split 'train' have missing volumes");
+  /* --partial: a partial download prepares without the exams whose volumes are missing */
+  {
+    char *log;
+    tmp_path("partial.h5", 0, out, sizeof out);
+    int code = run_prepare(manifest, raw, out, "--partial", NULL, &log);
+    CHECK(code == 0 && strstr(log, "1 of its 3 exams left out (--partial)"), "--partial: exit %d\n%s", code, log);
+    free(log);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int n = -1;
+    hid_t a = f >= 0 ? H5Aopen(f, "n_exams", H5P_DEFAULT) : -1;
+    if (a >= 0) H5Aread(a, H5T_NATIVE_INT, &n), H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    CHECK(n == N_TRAIN - 1 + 2, "--partial: %d exams stored, expected %d", n, N_TRAIN - 1 + 2);
+  }
   size_t d2[2] = {SIDE, SIDE};
   static uint8_t flat[SIDE * SIDE];
   write_npy(p, 1, "|u1", 0, 2, d2, flat, 1, 0);
