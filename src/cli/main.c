@@ -102,10 +102,13 @@ int main(int argc, char **argv) {
     dc_log(DC_LOG_INFO, "diffclip %s stopped for a requeue (exit code %d): not a failure; the work so far is saved and "
            "the same command continues it (any launcher message about a non-zero exit below is about this code)",
            v->name, DC_EXIT_REQUEUE);
-  /* An error may be one rank's alone: end every rank. Other codes (usage, requeue,
-   * diverged) are agreed by all ranks and end normally. */
-  if (code == DC_EXIT_STAGE_USAGE) code = DC_EXIT_USAGE, dc_dist_abort(&d, code);
-  if (code == DC_EXIT_ERROR) dc_dist_abort(&d, code);
+  int abort_if_alone = code == DC_EXIT_STAGE_USAGE || code == DC_EXIT_ERROR;
+  if (code == DC_EXIT_STAGE_USAGE) code = DC_EXIT_USAGE;
+  /* An error may be one rank's alone, with the others waiting for it in a collective: then
+   * every rank is ended (MPI_Abort). When all ranks ended with the same code (the usual
+   * case: errors are agreed), they exit normally with it, without the abort's banner.
+   * Other codes (usage while parsing, requeue, diverged) are agreed and end normally. */
+  if (!dc_dist_exit_agree(&d, code, 10.0) && abort_if_alone) dc_dist_abort(&d, code);
   dc_dist_finalize(&d);
   return code;
 }

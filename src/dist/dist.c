@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dist/nccl/nccl.h"
 
@@ -17,6 +18,7 @@ enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
   DC_CHECK_MPI(MPI_Comm_rank(d->comm, &d->rank));
   DC_CHECK_MPI(MPI_Comm_size(d->comm, &d->size));
+  DC_CHECK_MPI(MPI_Comm_dup(d->comm, &d->exit_comm));
   MPI_Comm node;
   DC_CHECK_MPI(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
   DC_CHECK_MPI(MPI_Comm_rank(node, &d->local_rank));
@@ -31,6 +33,7 @@ enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
 void dc_dist_finalize(struct dc_dist *d) {
   dc_nccl_free(d->nccl);
   d->nccl = NULL;
+  if (d->exit_comm != MPI_COMM_NULL && d->exit_comm != 0) MPI_Comm_free(&d->exit_comm);
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
@@ -76,6 +79,23 @@ enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local) {
   if (d->size > 1 && MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS)
     return DC_ERR_MPI;
   return (enum dc_status)worst;
+}
+
+int dc_dist_exit_agree(const struct dc_dist *d, int code, double timeout_s) {
+  if (d->size == 1) return 1;
+  int mine[2] = {code, -code}, all[2];
+  MPI_Request req;
+  if (MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MAX, d->exit_comm, &req) != MPI_SUCCESS) return 0;
+  struct timespec t0, now, nap = {.tv_nsec = 1000000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    int done = 0;
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
+    if (done) return all[0] == -all[1];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) > timeout_s) return 0;
+    nanosleep(&nap, NULL);
+  }
 }
 
 void dc_dist_abort(const struct dc_dist *d, int code) {

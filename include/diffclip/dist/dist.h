@@ -12,6 +12,7 @@ struct dc_dist {
   int rank, size;
   int local_rank, local_size; /* within the node (MPI_COMM_TYPE_SHARED) */
   MPI_Comm comm;              /* MPI_COMM_WORLD */
+  MPI_Comm exit_comm;         /* a duplicate, for the agreement on the exit code alone */
   struct dc_nccl *nccl;       /* NCCL state for GPU gradients (src/dist/nccl), made on first use */
 };
 
@@ -31,6 +32,11 @@ enum dc_status dc_dist_agree(const struct dc_dist *d, enum dc_status local);
  * differing rank naming its first differing line and rank 0's, rank 0 naming how many
  * differ, all ending with `hint` (what to do). Collective; `what` names the text. */
 enum dc_status dc_dist_same_text(const struct dc_dist *d, const char *what, const char *mine, const char *hint);
+/* At the end of a command: 1 when every rank ended with the same exit code within
+ * timeout_s seconds (then each may exit normally with it), 0 when they differ or a rank did
+ * not answer in time (it may be waiting in a collective for this one: abort). It talks on a
+ * communicator of its own, so it cannot be matched by a collective left open elsewhere. */
+int dc_dist_exit_agree(const struct dc_dist *d, int code, double timeout_s);
 /* After a fatal error on this rank: MPI_Abort every rank of a multi-rank job (single
  * rank: returns, and the caller exits with `code`). */
 void dc_dist_abort(const struct dc_dist *d, int code);
