@@ -419,6 +419,42 @@ static enum dc_status save_model(struct ft *f, const char *dir) {
   return s;
 }
 
+/* Rank 0: the fine-tuning curves beside the fine-tuned checkpoint (<dir>/ckpt/curves.tsv:
+ * "epoch loss val_acc" a line, written through a temporary name), so a run evaluated in a
+ * later slot, or by `diffclip evaluate`, reports the same curves as one done in one go. */
+static enum dc_status save_curves(const struct ft *f, const char *dir) {
+  char path[2200], tmp[2300];
+  snprintf(path, sizeof path, "%.2100s/ckpt/curves.tsv", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *o = fopen(tmp, "w");
+  int bad = !o;
+  for (int e = 0; !bad && e < f->n_epochs; e++)
+    bad = fprintf(o, "%d\t%.17g\t%.17g\n", e + 1, f->epoch_loss[e], f->val_acc[e]) < 0;
+  if (o && fclose(o) != 0) bad = 1;
+  if (bad || rename(tmp, path) != 0) {
+    remove(tmp);
+    return DC_ERROR(DC_ERR_IO, "cannot write %s", path);
+  }
+  return DC_OK;
+}
+
+/* Rank 0: the curves saved with the checkpoint, when there are (older folders have none). */
+static void load_curves(struct ft *f, const char *dir) {
+  char path[2200];
+  snprintf(path, sizeof path, "%.2100s/ckpt/curves.tsv", dir);
+  FILE *in = fopen(path, "r");
+  if (!in) return;
+  int e, n = 0;
+  double loss, acc;
+  while (n < f->cfg->finetune.epochs && fscanf(in, "%d %lf %lf", &e, &loss, &acc) == 3 && e == n + 1) {
+    f->epoch_loss[n] = loss;
+    f->val_acc[n] = acc;
+    n++;
+  }
+  fclose(in);
+  f->n_epochs = n;
+}
+
 /* The first run of a job says what holds for every run (a split's class sizes). */
 static int run_is_first(const struct dc_config *cfg, int run) { return run == cfg->finetune.first_run || run == 0; }
 
@@ -518,6 +554,8 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   if (d->rank == 0 && dc_mkdir_p(dir) != 0) st = DC_ERROR(DC_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
   DC_TRY(dc_dist_agree(d, st));
   if (!f->from_ckpt) DC_TRY(save_model(f, dir));
+  if (!f->from_ckpt) DC_TRY(dc_dist_agree(d, d->rank == 0 ? save_curves(f, dir) : DC_OK));
+  if (f->from_ckpt && d->rank == 0) load_curves(f, dir);
   /* evaluation: the test pixels (exams: with their scores), then every pixel for the map */
   t0 = dc_now_s();
   size_t npix = s ? (size_t)s->height * s->width : 0;

@@ -87,6 +87,10 @@ for f in "$a"/*.csv; do
   case "$(basename "$f")" in *timing* | provenance.csv) continue ;; esac # costs, and the hash of bench.out_dir
   cmp -s "$f" "$b/$(basename "$f")" || fail "$(basename "$f") differs from the uninterrupted bench's: $(diff "$f" "$b/$(basename "$f")" | head -4)"
 done
+# the fine-tuning curves too (a run evaluated in a later slot keeps its curves)
+for f in "$a"/curves/*_finetune_loss.svg "$a"/curves/*_val_acc.svg; do
+  cmp -s "$f" "$b/curves/$(basename "$f")" || fail "curves/$(basename "$f") differs from the uninterrupted bench's"
+done
 if command -v h5diff >/dev/null 2>&1; then
   for r in 0 1; do
     h5diff -q "$work/whole/synthetic-demo/shots_4/run_$r/result.h5" "$work/submit/bench/synthetic-demo/shots_4/run_$r/result.h5" \
