@@ -35,12 +35,10 @@ int dc_cli_config_option(struct dc_cli_config *o, const char *verb, int opt, con
 enum dc_status dc_cli_config_load(const struct dc_cli_config *o, struct dc_config *cfg,
                                   struct dc_config_origins *origins) {
   enum dc_status st = dc_config_load(cfg, o->file, o->sets, o->n_sets, origins);
-  /* the configuration's logging from here on; DIFFCLIP_LOG_LEVEL (read at start-up, so it
-   * covers the configuration's own errors) may ask for more */
+  /* the configuration's logging from here on (DIFFCLIP_LOG_LEVEL=debug, read at start-up,
+   * holds the debug level) */
   if (st == DC_OK) {
-    const char *env = getenv("DIFFCLIP_LOG_LEVEL");
-    int debug = env && strcmp(env, "debug") == 0;
-    dc_log_set_level(debug ? DC_LOG_DEBUG : (enum dc_log_level)cfg->run.log_level); /* the same order */
+    dc_log_set_level((enum dc_log_level)cfg->run.log_level); /* the same order */
     dc_log_set_all_ranks(cfg->run.log_all_ranks);
   }
   return st;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "diffclip/train/pretrain_run.h"
 
 int dc_cli_config_agree(const struct dc_dist *d, const struct dc_config *cfg) {
   char *text = dc_config_text(cfg);
@@ -24,5 +25,6 @@ int dc_cli_launch_checks(const struct dc_dist *d, const struct dc_config *cfg) {
 }
 
 int dc_cli_stage_exit(enum dc_status st) {
-  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? 85 : st == DC_ERR_ARG ? DC_EXIT_STAGE_USAGE : DC_EXIT_ERROR;
+  return st == DC_OK ? DC_EXIT_OK : st == DC_STOPPED ? DC_EXIT_REQUEUE : st == DC_ERR_ARG ? DC_EXIT_STAGE_USAGE
+                                                                                       : DC_EXIT_ERROR;
 }

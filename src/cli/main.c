@@ -75,8 +75,7 @@ int main(int argc, char **argv) {
     return DC_EXIT_OK;
   }
   /* DIFFCLIP_LOG_LEVEL=debug: from the first line on, errors with their place in the source */
-  const char *level = getenv("DIFFCLIP_LOG_LEVEL");
-  if (level && strcmp(level, "debug") == 0) dc_log_set_level(DC_LOG_DEBUG);
+  dc_log_level_from_env();
   const struct verb *v = NULL;
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     if (strcmp(argv[1], verbs[i].name) == 0) v = &verbs[i];

@@ -3,6 +3,8 @@
 #include "diffclip/core/status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static int g_rank = -1;
@@ -31,8 +33,16 @@ void dc_log_set_rank(int rank, int all_ranks_print) {
   g_all_print = all_ranks_print;
 }
 
-void dc_log_set_level(enum dc_log_level level) { g_level = level; }
-enum dc_log_level dc_log_get_level(void) { return g_level; }
+static int g_level_pinned = 0; /* DIFFCLIP_LOG_LEVEL=debug holds the level */
+
+void dc_log_set_level(enum dc_log_level level) {
+  if (!g_level_pinned) g_level = level;
+}
+
+void dc_log_level_from_env(void) {
+  const char *v = getenv("DIFFCLIP_LOG_LEVEL");
+  if (v && strcmp(v, "debug") == 0) g_level = DC_LOG_DEBUG, g_level_pinned = 1;
+}
 void dc_log_set_all_ranks(int all_ranks_print) { g_all_print = all_ranks_print; }
 
 static void vlog(enum dc_log_level level, const char *prefix, const char *fmt, va_list ap) {

@@ -176,13 +176,14 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
       double t_run = dc_now_s();
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
       struct dc_result res;
-      st = dc_finetune_resume(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res);
+      int kept = 0;
+      st = dc_finetune_resume(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res,
+                              &kept);
       if (st == DC_OK && d->rank == 0) {
         stage2_s += res.finetune_s + res.evaluate_s;
         dc_result_free(&res);
       }
-      /* the estimate counts the runs that did work (a kept result takes milliseconds) */
-      if (dc_now_s() - t_run > 0.5) t_fresh += dc_now_s() - t_run, n_fresh++;
+      if (st == DC_OK && !kept) t_fresh += dc_now_s() - t_run, n_fresh++; /* the estimate: runs that did work */
     }
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, stage2_s);

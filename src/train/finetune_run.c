@@ -168,7 +168,7 @@ static int predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *
   double slowest = 0, t_batch = dc_now_s();
   for (int start = 0; start < n; start += c->B) {
     /* a stop request, or no room left in the slot for one more batch and the result */
-    if (check_stop && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, 1.5 * slowest + 0.25, NULL)) return 1;
+    if (check_stop && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, dc_slot_need(slowest), NULL)) return 1;
     int m = n - start < c->B ? n - start : c->B;
     /* keyed by pixel index, so a pixel's timestep does not depend on the batching */
     for (int j = 0; j < c->B; j++) f->hidx[j] = idx[start + (j < m ? j : m - 1)];
@@ -303,7 +303,7 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
              100 * f->val_acc[e], lr, spent > 0 ? (double)done * B * (e + 1) / spent : 0.0, elapsed, left);
     }
     const char *why = NULL;
-    if (e + 1 < fc->epochs && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, 1.5 * slowest + 0.25, &why)) {
+    if (e + 1 < fc->epochs && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, dc_slot_need(slowest), &why)) {
       dc_log(DC_LOG_INFO, "  run %d, %d-shot: stopping after epoch %d of %d (%s); the job resumes with this run", f->run,
              f->shots, e + 1, fc->epochs, why);
       stopped = 1;
@@ -657,12 +657,13 @@ static int folder_state(const struct dc_config *cfg, const char *dir, int evalua
 
 enum dc_status dc_finetune_resume(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
                                   int run, int shots, const char *pretrained, const char *dir, int evaluate,
-                                  struct dc_result *res) {
+                                  struct dc_result *res, int *kept) {
   int state = 0;
   if (res) memset(res, 0, sizeof *res);
   dc_signals_install();
   if (d->rank == 0) state = folder_state(cfg, dir, evaluate, res);
   DC_CHECK_MPI(MPI_Bcast(&state, 1, MPI_INT, 0, d->comm));
+  if (kept) *kept = state == 2;
   if (state == 2) {
     dc_log(DC_LOG_INFO, "run %d, %d-shot: kept %s/result.h5 (made under this configuration; delete it to redo the run)",
            run, shots, dir);
@@ -707,7 +708,7 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     snprintf(dir, sizeof dir, "%s/%s/finetune/shots_%d/run_%d", cfg->run.out_dir, cfg->run.name, k, run);
     struct dc_result r;
     memset(&r, 0, sizeof r);
-    st = dc_finetune_resume(d, cfg, samples, run, k, pretrained, dir, evaluate, &r);
+    st = dc_finetune_resume(d, cfg, samples, run, k, pretrained, dir, evaluate, &r, NULL);
     if (st == DC_OK && d->rank == 0) {
       evaluated = 0;
       for (int c = 0; c < r.n_classes; c++) evaluated += !isnan(r.per_class[c]);

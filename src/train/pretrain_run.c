@@ -361,14 +361,13 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     MPI_Allreduce(MPI_IN_PLACE, terms, 2 * M + 1, MPI_FLOAT, MPI_SUM, r->d->comm);
     for (int i = 0; i <= 2 * M; i++) terms[i] /= (float)r->d->size;
     double gnorm = sqrt(be->dot(r->p->params.grads, r->p->params.grads, r->p->params.n_trainable));
-    /* Every rank takes the same branch, decided together: the step is bad when the global
-     * terms are, or any rank's own loss was; the lowest such rank is named. */
-    int bad[2] = {!isfinite(terms[2 * M]) || !isfinite(gnorm), isfinite(local_loss) ? -r->d->size : -r->d->rank};
-    MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT, MPI_MAX, r->d->comm);
-    char origin[96] = "";
-    if (-bad[1] < r->d->size)
-      snprintf(origin, sizeof origin, " (first non-finite on rank %d, from its own batch)", -bad[1]);
-    if (bad[0] || -bad[1] < r->d->size) {
+    /* A non-finite loss on any rank makes the summed terms non-finite, so every rank takes
+     * this branch together; only then do they find the lowest rank whose own batch did it. */
+    if (!isfinite(terms[2 * M]) || !isfinite(gnorm)) {
+      int first = isfinite(local_loss) ? r->d->size : r->d->rank;
+      MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, r->d->comm);
+      char origin[96] = "";
+      if (first < r->d->size) snprintf(origin, sizeof origin, " (first non-finite on rank %d, from its own batch)", first);
       if (++bad_run <= pc->max_bad_steps) {
         dc_log(DC_LOG_WARN, "step %ld: loss %g, gradient norm %g%s: step skipped (%d of %d in a row)", step + 1,
                terms[2 * M], gnorm, origin, bad_run, pc->max_bad_steps);
@@ -399,7 +398,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     r->st.sched_epoch = (double)r->st.epoch;
     /* signals and the wall-time limit, agreed by all ranks. The limit keeps room for one
      * more step and one checkpoint, each as slow as the slowest seen in this slot (before
-     * the slot's first checkpoint: its size at 100 MB/s), half as much again, and 0.25 s. */
+     * the slot's first checkpoint: its size at 100 MB/s), with dc_slot_need's margin. */
     int flags[3], sig_ckpt, sig_stop;
     dc_signals_take(&sig_ckpt, &sig_stop);
     double t = dc_now_s(), per_step = (t - t_mark) / (double)(r->st.step - mark_step);
@@ -407,7 +406,7 @@ static enum dc_status loop(struct run *r, int *exit_code) {
     t_prev = t;
     double ckpt_est = ckpt_cost > 0 ? ckpt_cost : 0.1 + 3.0 * 4.0 * (double)r->p->params.n_total / 1e8;
     flags[0] = sig_ckpt;
-    flags[1] = dc_slot_must_stop(pc->max_wall_s, 1.5 * (slowest + ckpt_est) + 0.25, NULL);
+    flags[1] = dc_slot_must_stop(pc->max_wall_s, dc_slot_need(slowest + ckpt_est), NULL);
     flags[2] = sig_stop;
     MPI_Allreduce(MPI_IN_PLACE, flags, 3, MPI_INT, MPI_MAX, r->d->comm);
     long done = r->st.step;

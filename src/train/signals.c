@@ -47,6 +47,8 @@ void dc_signals_take(int *checkpoint, int *stop) {
 
 double dc_slot_elapsed_s(void) { return dc_now_s() - g_start; }
 
+double dc_slot_need(double piece_s) { return 1.5 * piece_s + 0.25; }
+
 int dc_slot_must_stop(int max_wall_s, double need_s, const char **why) {
   const char *w = g_stop ? "signal" : max_wall_s > 0 && dc_slot_elapsed_s() + need_s > max_wall_s ? "wall-time limit" : NULL;
   if (why) *why = w;

@@ -30,7 +30,9 @@ const char *dc_status_name(enum dc_status s);
 /* Rank tag for log lines; set once by the MPI context (-1 = not under MPI). */
 void dc_log_set_rank(int rank, int all_ranks_print);
 void dc_log_set_level(enum dc_log_level level);
-enum dc_log_level dc_log_get_level(void);
+/* DIFFCLIP_LOG_LEVEL=debug: the debug level from the first line on (errors then carry their
+ * place in the source), kept whatever the configuration's run.log_level says. */
+void dc_log_level_from_env(void);
 void dc_log_set_all_ranks(int all_ranks_print);
 void dc_log(enum dc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -26,10 +26,10 @@ struct dc_samples; /* diffclip/data_source.h */
  * result task "binary"). A stop request (signal, wall-time limit) honoured at an epoch or
  * batch boundary returns DC_STOPPED on every rank; the unfinished part of this run is
  * redone when the job resumes. Collective; res may be NULL, else free it with
- * dc_result_free (rank 0). */
+ * dc_result_free (rank 0); *kept (may be NULL) tells whether the result was kept. */
 enum dc_status dc_finetune_resume(const struct dc_dist *d, const struct dc_config *cfg, const struct dc_samples *samples,
                                   int run, int shots, const char *pretrained, const char *dir, int evaluate,
-                                  struct dc_result *res);
+                                  struct dc_result *res, int *kept);
 
 /* The identity of a stage-2 result: the configuration's SHA-256 with the keys that do not
  * change a run's result (paths, logging, run lists, bench.*) at their defaults. Stored in

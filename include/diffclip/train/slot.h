@@ -27,6 +27,10 @@ double dc_slot_elapsed_s(void);
  * max_wall_s > 0 and fewer than need_s seconds are left of it; *why (may be NULL) gets
  * "signal" or "wall-time limit". */
 int dc_slot_must_stop(int max_wall_s, double need_s, const char **why);
+/* The room a stage keeps before the limit for its next piece (a step with its checkpoint,
+ * an epoch, a batch) that took up to piece_s seconds so far: half as much again, plus
+ * 0.25 s to exit. The need_s to pass to dc_slot_must_stop. */
+double dc_slot_need(double piece_s);
 /* The same decided by all ranks together (collective): 1 on every rank when any rank says
  * stop. */
 int dc_slot_must_stop_all(const struct dc_dist *d, int max_wall_s, double need_s, const char **why);
