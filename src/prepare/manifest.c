@@ -328,5 +328,6 @@ enum dc_file_format dc_manifest_file_format(const struct dc_manifest_file *f) {
   if (f->format != DC_FORMAT_AUTO) return f->format;
   if (ends_with(f->file, ".mat")) return DC_FORMAT_MAT;
   if (ends_with(f->file, ".npy")) return DC_FORMAT_NPY;
+  if (ends_with(f->file, ".txt")) return DC_FORMAT_ENVI_ROI; /* the DFC 2013 samples' ROI exports */
   return DC_FORMAT_GDAL; /* .tif, .tiff, ENVI .hdr/.img/.dat and whatever else GDAL opens */
 }

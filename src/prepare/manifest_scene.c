@@ -22,7 +22,8 @@ static const struct dc_key_spec variant_keys[] = {
 static const struct dc_key_spec file_keys[] = {
     {"role", DC_KT_STRING, 1},   {"file", DC_KT_STRING, 1},           {"variable", DC_KT_STRING, 0},
     {"format", DC_KT_STRING, 0}, {"layout", DC_KT_STRING, 0},         {"sha256", DC_KT_STRING, 0},
-    {"sha256_advisory", DC_KT_BOOL, 0}, {"unlabelled", DC_KT_INT, 0}, {NULL, 0, 0}};
+    {"sha256_advisory", DC_KT_BOOL, 0}, {"unlabelled", DC_KT_INT, 0}, {"roi_match", DC_KT_STRING, 0},
+    {NULL, 0, 0}};
 
 static int is_label_role(const char *r) { return !strcmp(r, "train") || !strcmp(r, "test") || !strcmp(r, "gt"); }
 
@@ -54,18 +55,28 @@ static enum dc_status parse_file(struct dc_manifest *m, const config_setting_t *
     return dc_mf_error(m, config_setting_get_member(s, "file"), "expected a path relative to the raw folder, without '..'");
   char fmt[16];
   DC_TRY(dc_mf_get_str(m, s, "format", fmt, sizeof fmt, "auto"));
-  static const char *const names[] = {"auto", "mat", "npy", "gdal", "tiff", "envi"};
-  static const enum dc_file_format vals[] = {DC_FORMAT_AUTO, DC_FORMAT_MAT,  DC_FORMAT_NPY,
-                                             DC_FORMAT_GDAL, DC_FORMAT_GDAL, DC_FORMAT_GDAL};
+  static const char *const names[] = {"auto", "mat", "npy", "gdal", "tiff", "envi", "envi_roi"};
+  static const enum dc_file_format vals[] = {DC_FORMAT_AUTO, DC_FORMAT_MAT,  DC_FORMAT_NPY,     DC_FORMAT_GDAL,
+                                             DC_FORMAT_GDAL, DC_FORMAT_GDAL, DC_FORMAT_ENVI_ROI};
   int found = 0;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     if (!strcmp(fmt, names[i])) {
       f->format = vals[i];
       found = 1;
     }
   if (!found)
-    return dc_mf_error(m, config_setting_get_member(s, "format"), "'%s'; expected auto, mat, npy, tiff, envi or gdal", fmt);
+    return dc_mf_error(m, config_setting_get_member(s, "format"), "'%s'; expected auto, mat, npy, tiff, envi, envi_roi or gdal", fmt);
   enum dc_file_format eff = dc_manifest_file_format(f);
+  if (eff == DC_FORMAT_ENVI_ROI && !is_label_role(f->role))
+    return dc_mf_error(m, s, "an ENVI ROI text file holds labels; expected role \"train\", \"test\" or \"gt\"");
+  char match[16];
+  DC_TRY(dc_mf_get_str(m, s, "roi_match", match, sizeof match, "name"));
+  const config_setting_t *mk = config_setting_get_member(s, "roi_match");
+  if (mk && eff != DC_FORMAT_ENVI_ROI)
+    return dc_mf_error(m, mk, "only ENVI ROI text files (format = \"envi_roi\", or a .txt file) have 'roi_match'");
+  if (strcmp(match, "name") && strcmp(match, "order"))
+    return dc_mf_error(m, mk, "'%s'; expected \"name\" (ROI names matched to class names) or \"order\" (ROI i is class i)", match);
+  f->roi_by_order = !strcmp(match, "order");
   if (eff == DC_FORMAT_MAT && !f->variable[0])
     return dc_mf_error(m, s, "missing key 'variable': a MATLAB file needs the variable name (e.g. \"HSI\")");
   if (eff != DC_FORMAT_MAT && f->variable[0])

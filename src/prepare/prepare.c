@@ -122,6 +122,10 @@ static enum dc_status read_file(const struct dc_manifest *m, const struct dc_man
   switch (dc_manifest_file_format(f)) {
     case DC_FORMAT_MAT: DC_TRY(dc_mat_read(path, f->variable, want, a)); break;
     case DC_FORMAT_NPY: DC_TRY(dc_npy_read(path, want, a)); break;
+    case DC_FORMAT_ENVI_ROI:
+      DC_TRY(dc_envi_roi_read(path, m->height, m->width, m->n_classes, (const char *const *)m->class_names,
+                              f->roi_by_order, f->has_unlabelled ? f->unlabelled : m->unlabelled, m->first_class, a));
+      break;
     default: DC_TRY(dc_gdal_read(path, want, a)); break;
   }
   enum dc_status st = dc_prepare_to_hwc(a, f->layout, what);

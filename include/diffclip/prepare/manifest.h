@@ -20,7 +20,7 @@
 
 enum dc_manifest_kind { DC_MANIFEST_SCENE = 0, DC_MANIFEST_EXAMS = 1 };
 enum dc_nan_policy { DC_NAN_ERROR = 0, DC_NAN_FILL = 1 }; /* fill: the band's median */
-enum dc_file_format { DC_FORMAT_AUTO = 0, DC_FORMAT_MAT, DC_FORMAT_NPY, DC_FORMAT_GDAL };
+enum dc_file_format { DC_FORMAT_AUTO = 0, DC_FORMAT_MAT, DC_FORMAT_NPY, DC_FORMAT_GDAL, DC_FORMAT_ENVI_ROI };
 
 /* One raw file and what it contributes. Files of one modality are stacked along the band
  * axis in the order listed. */
@@ -34,6 +34,7 @@ struct dc_manifest_file {
   int sha256_advisory; /* a digest mismatch only warns */
   int has_unlabelled;  /* labels: this file overrides labels.unlabelled */
   long unlabelled;
+  int roi_by_order;    /* ENVI ROI labels: ROI i is class i (roi_match = "order"), else by name */
   int line;            /* manifest line, for messages */
 };
 

@@ -1,7 +1,8 @@
 /* What every raw-data reader returns: a dense array in C (row-major) order, converted to
  * float32 (cubes, volumes) or int32 (label rasters), with its logical shape.
  *
- * Readers (pure C, src/prepare/): NumPy .npy (npy.c), label CSVs (csvlabels.c).
+ * Readers (pure C, src/prepare/): NumPy .npy (npy.c), label CSVs (csvlabels.c), ENVI ROI
+ * ASCII exports (envi_roi.c).
  * Readers that need matio or GDAL live in src/prepare/ (the serial ingestion program),
  * because both libraries link the serial HDF5, which the MPI program must never load.
  * Every reader names the file, the variable or key and the expectation when it fails. */
@@ -71,5 +72,16 @@ struct dc_label_csv {
 };
 enum dc_status dc_label_csv_read(const char *path, struct dc_label_csv *out);
 void dc_label_csv_free(struct dc_label_csv *c);
+
+/* ---- ENVI ROI ASCII exports (the GRSS DFC 2013 samples) ------------------------------
+ * Rasterises the ROIs' points onto a height x width int32 grid: `unlabelled` where no ROI
+ * has a point, first_class + k on the points of an ROI of class k. ROIs are matched to the
+ * n_classes names by name (compared without case, spaces and punctuation) or, with
+ * by_order, ROI i is class i. The file's "File Dimension" must be width x height; points
+ * outside the grid, counts that differ from "ROI npts", a pixel in two classes and an
+ * export without X/Y pixel columns are errors naming the file and line. */
+enum dc_status dc_envi_roi_read(const char *path, long height, long width, int n_classes,
+                                const char *const *class_names, int by_order, long unlabelled, long first_class,
+                                struct dc_array *out);
 
 #endif
