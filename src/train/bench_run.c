@@ -135,7 +135,7 @@ static enum dc_status shared_pretraining(const struct dc_dist *d, struct dc_conf
  * result's fine-tuning and evaluation seconds), so they add up over every slot of a
  * requeued job, however it was cut. */
 static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, const char *dir,
-                                struct dc_report_spec *spec, int *exit_code) {
+                                struct dc_report_spec *spec, double t_bench, int *exit_code) {
   const struct dc_config_bench *b = &c->bench;
   char label[200], set[2300], pretrained[DC_BENCH_MAX_RUNS][2100];
   double pretrain_s = 0, stage2_s = 0;
@@ -171,8 +171,10 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
         dc_format_hms(t_fresh / n_fresh * (n_all - n_done), left, sizeof left);
         strncat(left, " left for the entry", sizeof left - strlen(left) - 1);
       }
-      dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (%s)",
-             spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, n_done + 1, n_all, left);
+      char elapsed[32];
+      dc_format_hms(dc_now_s() - t_bench, elapsed, sizeof elapsed);
+      dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (bench elapsed %s, %s)",
+             spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, n_done + 1, n_all, elapsed, left);
       double t_run = dc_now_s();
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
       struct dc_result res;
@@ -258,6 +260,8 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
                       b->datasets.v[j], b->datasets.v[i], names[i]);
   }
   st = dc_dist_agree(d, st);
+  double t_entries = 0;
+  int n_entries_run = 0;
   for (int i = 0; i < b->datasets.n && st == DC_OK && *exit_code == 0; i++) {
     struct dc_config c;
     const char *file = b->datasets.v[i];
@@ -293,8 +297,20 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
       char hex[DC_SHA256_HEX];
       if (dc_sha256_file(c.data.scene, hex) == DC_OK) snprintf(e->checksum, sizeof e->checksum, "sha256 %s", hex);
     }
-    dc_log(DC_LOG_INFO, "bench: %s (%d of %d)", name, i + 1, b->datasets.n);
-    st = dc_dist_agree(d, run_entry(d, &c, dir, spec, exit_code));
+    /* the overall estimate: the pace of the entries this slot ran so far (entries differ in
+     * size, so it is a rough figure until most of them are done) */
+    char elapsed[32], left[96] = "overall time left known after the first entry";
+    dc_format_hms(dc_now_s() - t_all, elapsed, sizeof elapsed);
+    if (n_entries_run) {
+      char hms[32];
+      dc_format_hms(t_entries / n_entries_run * (b->datasets.n - i), hms, sizeof hms);
+      snprintf(left, sizeof left, "about %s left for this and the %d entr%s after it", hms, b->datasets.n - i - 1,
+               b->datasets.n - i - 1 == 1 ? "y" : "ies");
+    }
+    dc_log(DC_LOG_INFO, "bench: %s (%d of %d; elapsed %s, %s)", name, i + 1, b->datasets.n, elapsed, left);
+    double t_entry = dc_now_s();
+    st = dc_dist_agree(d, run_entry(d, &c, dir, spec, t_all, exit_code));
+    t_entries += dc_now_s() - t_entry, n_entries_run++;
   }
   /* the stages' stored costs, summed over every slot (this slot alone: the log) */
   double total = 0;

@@ -17,6 +17,12 @@ sets=(--set data.synthetic=tiny --set "bench.out_dir=$out" --set bench.shots=4 -
 rep="$out/report"
 for f in report.md report.html report.json table1.csv; do [ -s "$rep/$f" ] || fail "$rep/$f missing or empty"; done
 grep -q "report: $rep/report.html" "$work/log1.txt" || fail "the bench did not end with the path of report.html"
+# progress: the entry with its position, elapsed h:mm:ss; each run "i of N" with the bench's
+# elapsed time and, from the second run on, the entry's time left as h:mm:ss
+grep -qE "bench: synthetic[^ ]* \(1 of 1; elapsed [0-9]+:[0-9]{2}:[0-9]{2}, overall time left known after the first entry\)" \
+  "$work/log1.txt" || fail "no entry progress line (i of N, elapsed h:mm:ss)"
+grep -qE "4-shot run 1: 2 of 2 in this entry \(bench elapsed [0-9]+:[0-9]{2}:[0-9]{2}, [0-9]+:[0-9]{2}:[0-9]{2} left for the entry\)" \
+  "$work/log1.txt" || fail "no run progress line with elapsed and time left as h:mm:ss"
 row=$(grep -m1 -E '^\| synthetic-demo \| 4 \| 2/2 \|' "$rep/report.md") || fail "no Table 1 row for 4 shots with 2/2 runs"
 oa=$(echo "$row" | awk -F'|' '{print $5}' | awk '{print $1}')
 awk -v oa="$oa" 'BEGIN { exit !(oa > 25 && oa <= 100) }' || fail "OA $oa% is not above chance (25%)"
