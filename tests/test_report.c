@@ -54,6 +54,8 @@ static void write_result(int e, const char *name, const char *task, int s, int r
   memset(&res, 0, sizeof res);
   snprintf(res.dataset, sizeof res.dataset, "%s", name);
   snprintf(res.task, sizeof res.task, "%s", task);
+  snprintf(res.protocol, sizeof res.protocol, "%s", strcmp(name, "muufl") == 0 ? "official" : "few_shot");
+  if (strcmp(task, "binary") == 0) snprintf(res.target, sizeof res.target, "abnormal");
   res.shots = shots[s], res.run = r;
   int binary = strcmp(task, "binary") == 0;
   res.n_classes = binary ? 2 : 3;
@@ -155,6 +157,8 @@ static void setup(struct dc_report_spec *sp) {
   d = dc_report_spec_add_dataset(sp, "houston2013_notext");
   snprintf(d->paper_key, sizeof d->paper_key, "houston2013");
   snprintf(d->study, sizeof d->study, "ablation: without text");
+  d = dc_report_spec_add_dataset(sp, "muufl");
+  snprintf(d->display, sizeof d->display, "MUUFL");
   dc_report_spec_add_timing(sp, "pretrain houston2013", 123.5);
 }
 
@@ -168,6 +172,7 @@ int main(void) {
       if (!(s == 1 && r == 1)) write_result(1, "synth-tiny", "classes", s, r, 0); /* missing run */
       write_result(3, "mrnet", "binary", s, r, 0);
       write_result(4, "houston2013_notext", "classes", s, r, 0);
+      write_result(5, "muufl", "classes", s, r, 0); /* the official split: no paper figure */
     }
   char path[512];
   snprintf(path, sizeof path, "%s/mrnet/shots_8/run_1/result.h5", bench);
@@ -197,23 +202,31 @@ int main(void) {
   mean_std(aa_of, 0, 0, both, 2, &m[1], &sd[1]);
   mean_std(kappa_of, 0, 0, both, 2, &m[2], &sd[2]);
   char want[512];
-  snprintf(want, sizeof want, "| Houston 2013 | 2 | 2/2 | %.2f \xc2\xb1 %.2f | 52.15 | %.2f \xc2\xb1 %.2f | 56.02 | %.2f \xc2\xb1 %.2f | 48.39 |",
+  snprintf(want, sizeof want, "| Houston 2013 | 2 | few-shot (merged maps) | 2/2 | %.2f \xc2\xb1 %.2f | 52.15 | %.2f \xc2\xb1 %.2f | 56.02 | %.2f \xc2\xb1 %.2f | 48.39 |",
            100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2]);
   expect(strstr(md, want) != NULL, "report.md: Houston 2-shot row with the paper's 52.15 / 56.02 / 48.39");
   if (!strstr(md, want)) fprintf(stderr, "  wanted: %s\n", want);
-  expect(strstr(md, "| Houston 2013 | 8 | 2/2 |") && strstr(md, "| 61.93 |"), "report.md: Houston 8-shot row, paper 61.93");
+  expect(strstr(md, "| Houston 2013 | 8 | few-shot (merged maps) | 2/2 |") && strstr(md, "| 61.93 |"), "report.md: Houston 8-shot row, paper 61.93");
   double v[16];
-  expect(csv_row(t1, "houston2013,Houston 2013,2,2,2,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) &&
+  expect(csv_row(t1, "houston2013,Houston 2013,2,2,2,few_shot,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) &&
              near(v[2], 52.15) && near(v[3], 100 * m[1]) && near(v[4], 100 * sd[1]) && near(v[6], 100 * m[2]) &&
              near(v[7], 100 * sd[2]) && near(v[8], 48.39),
          "table1.csv: Houston 2-shot numbers");
   /* synth-tiny, 8 shots: one run missing, no paper figures */
   mean_std(oa_of, 1, 1, first, 1, &m[0], &sd[0]);
-  snprintf(want, sizeof want, "| synth-tiny | 8 | 1/2 | %.2f \xc2\xb1 0.00 | - |", 100 * m[0]);
+  snprintf(want, sizeof want, "| synth-tiny | 8 | few-shot (merged maps) | 1/2 | %.2f \xc2\xb1 0.00 | - (no figure) |", 100 * m[0]);
   expect(strstr(md, want) != NULL, "report.md: synth-tiny 8-shot row, 1 of 2 runs, paper \"-\"");
-  expect(csv_row(t1, "synth-tiny,synth-tiny,8,1,2,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 0) && isnan(v[2]),
+  expect(csv_row(t1, "synth-tiny,synth-tiny,8,1,2,few_shot,", v, 16) == 9 && near(v[0], 100 * m[0]) && near(v[1], 0) && isnan(v[2]),
          "table1.csv: synth-tiny 8 shots, empty paper field");
   expect(strstr(md, "synth-tiny, 8 shots, run 1: missing") != NULL, "missing run listed");
+  /* MUUFL at 2 shots has a paper figure (Table 1), but its runs used the official split */
+  mean_std(oa_of, 5, 0, both, 2, &m[0], &sd[0]);
+  snprintf(want, sizeof want, "| MUUFL | 2 | official split | 2/2 | %.2f \xc2\xb1 %.2f | - (official split) |", 100 * m[0],
+           100 * sd[0]);
+  expect(strstr(md, want) != NULL, "report.md: MUUFL official-split row, no paper figure beside it");
+  expect(strstr(md, "- (official split): these runs used") != NULL, "the official-split footnote");
+  expect(csv_row(t1, "muufl,MUUFL,2,2,2,official,", v, 16) == 9 && isnan(v[2]) && isnan(v[5]) && isnan(v[8]),
+         "table1.csv: MUUFL official split, empty paper fields");
   expect(strstr(md, "MRNet (abnormal), 8 shots, run 1: unreadable") != NULL, "corrupt result listed as unreadable");
   expect(strstr(md, "- trento: scene file data/trento.h5 is absent\n") != NULL, "skipped reason in report.md");
   expect(!strstr(t1, "trento") && !strstr(t1, "mrnet") && !strstr(t1, "notext"),
@@ -232,10 +245,12 @@ int main(void) {
   /* binary and studies */
   char *bin = slurp("%s/report/%s", "binary.csv"), *stu = slurp("%s/report/%s", "studies.csv");
   double acc_m = (0.70 + 0.01 * 0 + 0.70 + 0.02 + 0.01 * 0) / 2;
-  expect(bin && csv_row(bin, "mrnet,MRNet (abnormal),2,2,2,", v, 12) == 12 && near(v[0], acc_m) && near(v[1], 0.01) &&
-             near(v[2], 0.763) && near(v[5], 0.787) && near(v[8], 0.750) && near(v[11], 0.756),
-         "binary.csv: MRNet accuracy mean/std and the paper's 0.763/0.787/0.750/0.756");
-  expect(strstr(md, "| MRNet (abnormal) | 8 | 1/2 |") != NULL, "report.md: MRNet 8 shots with 1 of 2 runs");
+  expect(bin && csv_row(bin, "mrnet,MRNet (abnormal),2,2,2,abnormal,", v, 12) == 8 && near(v[0], acc_m) &&
+             near(v[1], 0.01) && near(v[2], 0.8) && near(v[6], 0.65) && near(v[7], 0.05),
+         "binary.csv: MRNet task, accuracy, AUC, specificity mean/std, no paper columns");
+  expect(strstr(md, "| MRNet (abnormal) | abnormal | 8 | 1/2 |") != NULL, "report.md: MRNet task column, 8 shots, 1 of 2 runs");
+  expect(!strstr(md, "| 0.763 |") && strstr(md, "The paper reports MRNet ACC 0.763") != NULL,
+         "the paper's MRNet figures only in a note, beside no row");
   mean_std(oa_of, 4, 0, both, 2, &m[0], &sd[0]);
   expect(stu && csv_row(stu, "ablation: without text,houston2013_notext,houston2013_notext,2,2,2,", v, 7) == 7 &&
              near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) && near(v[2], 89.35),
@@ -274,7 +289,7 @@ int main(void) {
   char out[256];
   snprintf(out, sizeof out, "%s/report2", bench);
   expect(dc_report_scan(bench, out, &scanned) == DC_OK, "dc_report_scan");
-  expect(scanned.n_datasets == 5 && scanned.n_shots == 2 && scanned.shots[1] == 8 && scanned.n_runs == 2 &&
+  expect(scanned.n_datasets == 6 && scanned.n_shots == 2 && scanned.shots[1] == 8 && scanned.n_runs == 2 &&
              scanned.ranks == 2 && strcmp(scanned.git_commit, "abc1234") == 0 && scanned.n_timings == 1,
          "entries, shots, runs and provenance from bench_info.txt");
   int ti = -1;
@@ -289,7 +304,7 @@ int main(void) {
   free(t1b);
   snprintf(path, sizeof path, "%s/bench_info.txt", bench);
   remove(path);
-  expect(dc_report_scan(bench, out, &scanned) == DC_OK && scanned.n_datasets == 5 && scanned.n_runs == 2 &&
+  expect(dc_report_scan(bench, out, &scanned) == DC_OK && scanned.n_datasets == 6 && scanned.n_runs == 2 &&
              scanned.n_shots == 2, "scan without bench_info.txt: folders only");
 
   printf("replacing and refusing\n");

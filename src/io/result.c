@@ -78,6 +78,8 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
   DC_TRY(dc_h5_put_attr_double(f, "evaluate_s", r->evaluate_s, path));
   DC_TRY(dc_h5_put_attr_int(f, "best_epoch", r->best_epoch, path));
   DC_TRY(dc_h5_put_attr_str(f, "config_sha256", r->config_sha256, path));
+  DC_TRY(dc_h5_put_attr_str(f, "protocol", r->protocol, path));
+  DC_TRY(dc_h5_put_attr_str(f, "target", r->target, path));
 
   int c = r->n_classes;
   const char *names[DC_RESULT_MAX_CLASSES];
@@ -233,6 +235,9 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   DC_TRY(dc_h5_get_attr_num(f, "/", "evaluate_s", H5T_NATIVE_DOUBLE, &r->evaluate_s, path));
   DC_TRY(dc_h5_get_attr_int(f, "/", "best_epoch", -2147483647L, 2147483647L, &r->best_epoch, path));
   DC_TRY(dc_h5_get_attr_str(f, "/", "config_sha256", r->config_sha256, sizeof r->config_sha256, path));
+  /* written since the protocol and target were recorded; older results read as "" */
+  if (H5Aexists(f, "protocol") > 0) DC_TRY(dc_h5_get_attr_str(f, "/", "protocol", r->protocol, sizeof r->protocol, path));
+  if (H5Aexists(f, "target") > 0) DC_TRY(dc_h5_get_attr_str(f, "/", "target", r->target, sizeof r->target, path));
   DC_TRY(get_names(f, path, r));
 
   hsize_t c[2] = {(hsize_t)r->n_classes, (hsize_t)r->n_classes};

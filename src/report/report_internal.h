@@ -33,12 +33,17 @@ struct rp_cell { /* one dataset entry x shot setting */
   char **problems;        /* (n_problems) "run_3: missing" / "run_4: <error>" */
   int n_problems;
   char task[16];          /* of the first result read; "" when none */
+  char protocol[16];      /* the runs' label split ("few_shot", "official"); "" not recorded, "mixed" */
+  char target[16];        /* exam stores: the task ("abnormal", ...); "" otherwise */
+  int64_t *confusion;     /* (n_classes^2) summed over the runs read, rows = truth; NULL none */
+  double test_per_class[DC_RESULT_MAX_CLASSES]; /* test samples per class, mean over runs */
   int n_classes;
   char class_names[DC_RESULT_MAX_CLASSES][64];
   struct rp_stat oa, aa, kappa, accuracy, auc, sensitivity, specificity, finetune_s, evaluate_s, best_epoch;
   struct rp_stat per_class[DC_RESULT_MAX_CLASSES];
   int map_run;            /* the run whose maps were drawn; -1 none */
   char maps[3][160];      /* relative paths of the prediction, truth, error PNGs; "" none */
+  char confusion_svg[160]; /* relative path of the confusion heat map; "" none */
   int n_epochs;           /* longest curve */
   struct rp_stat *loss, *val_acc; /* (n_epochs) per epoch over the runs that reached it */
 };

@@ -116,10 +116,26 @@ static enum dc_status load_cell(struct rp_report *r, struct rp_entry *e, struct 
     } else {
       if (c->n_found == 0) {
         snprintf(c->task, sizeof c->task, "%s", res.task);
+        snprintf(c->protocol, sizeof c->protocol, "%s", res.protocol);
+        snprintf(c->target, sizeof c->target, "%s", res.target);
+        c->confusion = calloc((size_t)res.n_classes * (size_t)res.n_classes, sizeof *c->confusion);
+        if (!c->confusion) {
+          dc_result_free(&res);
+          st = DC_ERROR(DC_ERR_NOMEM, "out of memory for a confusion matrix");
+          break;
+        }
         c->n_classes = res.n_classes;
         memcpy(c->class_names, res.class_names, sizeof c->class_names);
         if (res.height > 0) st = draw_maps(r, e, c, &res);
       }
+      if (strcmp(c->protocol, res.protocol) != 0) snprintf(c->protocol, sizeof c->protocol, "mixed");
+      if (strcmp(c->target, res.target) != 0) snprintf(c->target, sizeof c->target, "mixed");
+      int K = res.n_classes;
+      for (int a = 0; c->confusion && res.confusion && a < K; a++)
+        for (int b = 0; b < K; b++) {
+          c->confusion[a * K + b] += res.confusion[a * K + b];
+          c->test_per_class[a] += (double)res.confusion[a * K + b];
+        }
       int i = c->n_found++;
       struct rp_run *u = &c->runs[i];
       u->run = run, u->oa = res.oa, u->aa = res.aa, u->kappa = res.kappa, u->accuracy = res.accuracy;
@@ -153,6 +169,7 @@ static enum dc_status load_cell(struct rp_report *r, struct rp_entry *e, struct 
   STAT(best_epoch, best_epoch);
 #undef STAT
   for (int k = 0; k < c->n_classes; k++) {
+    if (n) c->test_per_class[k] /= n;
     for (int i = 0; i < n; i++) v[i] = pc[(size_t)i * DC_RESULT_MAX_CLASSES + k];
     c->per_class[k] = rp_stat_of(v, n);
   }
@@ -260,8 +277,9 @@ static enum dc_status pretrain_plot(struct rp_report *r, struct rp_entry *e) {
 enum dc_status rp_load(struct rp_report *r) {
   const struct dc_report_spec *sp = r->spec;
   char sub[1200];
-  for (int i = 0; i < 2; i++) {
-    snprintf(sub, sizeof sub, "%s/%s", r->dir, i ? "curves" : "maps");
+  static const char *const subs[3] = {"maps", "curves", "confusion"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(sub, sizeof sub, "%s/%s", r->dir, subs[i]);
     if (mkdir(sub, 0775) != 0 && errno != EEXIST) return DC_ERROR(DC_ERR_IO, "cannot create %s: %s", sub, strerror(errno));
   }
   r->entries = calloc((size_t)sp->n_datasets, sizeof *r->entries);
@@ -274,7 +292,20 @@ enum dc_status rp_load(struct rp_report *r) {
     e->paper = e->ds->paper_key[0] ? e->ds->paper_key : e->ds->name;
     for (int s = 0; s < sp->n_shots; s++) e->cells[s].shots = sp->shots[s], e->cells[s].map_run = -1;
     if (e->ds->skipped) continue;
-    for (int s = 0; s < sp->n_shots; s++) DC_TRY(load_cell(r, e, &e->cells[s]));
+    for (int s = 0; s < sp->n_shots; s++) {
+      struct rp_cell *c = &e->cells[s];
+      DC_TRY(load_cell(r, e, c));
+      if (c->confusion && strcmp(c->task, "classes") == 0) {
+        char path[1400], title[256];
+        const char *names[DC_RESULT_MAX_CLASSES];
+        for (int k = 0; k < c->n_classes; k++) names[k] = c->class_names[k];
+        snprintf(c->confusion_svg, sizeof c->confusion_svg, "confusion/%s_shots%d.svg", e->ds->name, c->shots);
+        snprintf(path, sizeof path, "%s/%s", r->dir, c->confusion_svg);
+        snprintf(title, sizeof title, "%.100s, %d shots: test samples summed over %d run%s", e->display, c->shots,
+                 c->n_found, c->n_found == 1 ? "" : "s");
+        DC_TRY(dc_svg_confusion_write(path, title, c->n_classes, names, c->confusion));
+      }
+    }
     DC_TRY(finetune_plot(r, e, 0, e->finetune_svg, sizeof e->finetune_svg));
     DC_TRY(finetune_plot(r, e, 1, e->val_acc_svg, sizeof e->val_acc_svg));
     DC_TRY(pretrain_plot(r, e));
@@ -287,6 +318,7 @@ void rp_free(struct rp_report *r) {
     for (int s = 0; s < DC_REPORT_MAX_SHOTS; s++) {
       struct rp_cell *c = &r->entries[d].cells[s];
       free(c->runs);
+      free(c->confusion);
       for (int i = 0; i < c->n_problems; i++) free(c->problems[i]);
       free(c->problems);
       free(c->loss);

@@ -129,13 +129,50 @@ static void csv_head(struct dc_text *t, const struct rp_entry *e, const struct r
 
 /* ---- the tables --------------------------------------------------------------------- */
 
+/* Why a paper cell stays "-": the reasons used in a table, listed under it. */
+enum { WHY_NO_FIGURE = 1, WHY_OFFICIAL = 2, WHY_UNRECORDED = 4, WHY_MIXED = 8 };
+
+static int paper_reason(const struct rp_cell *c, int have_figure) {
+  if (c->n_found == 0) return 0;
+  if (!have_figure) return WHY_NO_FIGURE;
+  if (!c->protocol[0]) return WHY_UNRECORDED;
+  if (!strcmp(c->protocol, "mixed")) return WHY_MIXED;
+  if (strcmp(c->protocol, "few_shot") != 0) return WHY_OFFICIAL;
+  return 0;
+}
+
+static void paper_footnotes(struct rd_doc *d, int why) {
+  if (why & WHY_NO_FIGURE)
+    rd_item(d, "- (no figure): the paper's Table 1 reports Houston 2013, MUUFL and Trento at 2, 8 and 20 shots per "
+               "class only.");
+  if (why & WHY_OFFICIAL)
+    rd_item(d, "- (official split): these runs used the dataset's official train/test maps (data.protocol = "
+               "official); the paper's Table 1 draws k shots per class from the merged maps, so its figure is not "
+               "comparable.");
+  if (why & WHY_UNRECORDED)
+    rd_item(d, "- (protocol not recorded): the result files predate the protocol attribute; rerun them to compare.");
+  if (why & WHY_MIXED) rd_item(d, "- (mixed): the runs of this setting used different label protocols.");
+}
+
+static const char *protocol_name(const struct rp_cell *c) {
+  if (c->n_found == 0) return "-";
+  if (!c->protocol[0]) return "not recorded";
+  if (!strcmp(c->protocol, "few_shot")) return "few-shot (merged maps)";
+  if (!strcmp(c->protocol, "official")) return "official split";
+  return c->protocol;
+}
+
 void rp_table_main(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv) {
   const struct dc_report_spec *sp = r->spec;
-  static const char *const head[9] = {"Dataset", "Shots", "Runs", "OA (%)", "OA paper", "AA (%)", "AA paper",
-                                      "Kappa (%)", "Kappa paper"};
+  static const char *const head[10] = {"Dataset", "Shots", "Protocol", "Runs", "OA (%)", "OA paper", "AA (%)",
+                                       "AA paper", "Kappa (%)", "Kappa paper"};
   rd_heading(d, 2, "Few-shot classification (as the paper's Table 1)");
   rd_para(d, "Ours: mean \xc2\xb1 standard deviation over the runs found (population standard deviation, "
-             "ddof 0), in %%. Paper: DiffCLIP's published figures (\"-\" where the paper has none).");
+             "ddof 0, as everywhere in this report and on the console), in %%. Paper: DiffCLIP's published "
+             "figures, shown only beside runs of the paper's protocol: the same dataset and shot count k, k "
+             "labelled pixels per class drawn from the merged train and test maps (seed = run index), a "
+             "class-proportional validation draw, every other labelled pixel tested, OA / AA / Kappa over the "
+             "test pixels (the paper averages 10 runs).");
   char skipped[512] = "";
   for (int i = 0; i < r->n_entries; i++)
     if (r->entries[i].ds->skipped) {
@@ -143,68 +180,87 @@ void rp_table_main(const struct rp_report *r, struct rd_doc *d, struct dc_text *
       snprintf(skipped + len, sizeof skipped - len, "%s%s", len ? ", " : "", r->entries[i].display);
     }
   if (skipped[0]) rd_para(d, "Not run (see \"Skipped datasets\" below): %s.", skipped);
-  rd_table(d, "table1.csv", 9, head);
-  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,oa_mean,oa_std,paper_oa,aa_mean,aa_std,paper_aa,"
-                    "kappa_mean,kappa_std,paper_kappa\n");
+  rd_table(d, "table1.csv", 10, head);
+  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,protocol,oa_mean,oa_std,paper_oa,aa_mean,aa_std,"
+                    "paper_aa,kappa_mean,kappa_std,paper_kappa\n");
+  int why_all = 0;
   for (int i = 0; i < r->n_entries; i++) {
     const struct rp_entry *e = &r->entries[i];
     if (e->ds->skipped || e->ds->study[0] || is_binary_entry(e, sp->n_shots)) continue;
     for (int s = 0; s < sp->n_shots; s++) {
       const struct rp_cell *c = &e->cells[s];
       double p[3];
-      int have = rp_paper_classes(e->paper, c->shots, &p[0], &p[1], &p[2]);
+      int figure = rp_paper_classes(e->paper, c->shots, &p[0], &p[1], &p[2]);
+      int why = paper_reason(c, figure), have = figure && !why && c->n_found > 0;
+      why_all |= why;
+      static const char *const why_text[9] = {"-", "- (no figure)", "- (official split)", "-", "- (protocol not recorded)",
+                                              "-", "-", "-", "- (mixed)"};
       rd_cell(d, "%s", e->display);
       rd_cell(d, "%d", c->shots);
+      rd_cell(d, "%s", protocol_name(c));
       runs_cell(d, c);
       const struct rp_stat st[3] = {c->oa, c->aa, c->kappa};
       csv_head(csv, e, c);
+      dc_text_printf(csv, ",%s", c->protocol);
       for (int k = 0; k < 3; k++) {
         stat_cell(d, c, st[k], 100, 2);
-        paper_cell(d, have, p[k], 100, 2);
+        if (have)
+          rd_cell(d, "%.2f", 100 * p[k]);
+        else
+          rd_cell(d, "%s", why_text[why & 15]);
         csv_stat(csv, st[k], 100);
         csv_num(csv, have ? p[k] : NAN, 100);
       }
       dc_text_puts(csv, "\n");
     }
   }
+  paper_footnotes(d, why_all);
 }
 
 int rp_table_binary(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv) {
   const struct dc_report_spec *sp = r->spec;
-  int any = 0;
+  int any = 0, single = 0;
   for (int i = 0; i < r->n_entries; i++)
     any |= !r->entries[i].ds->skipped && !r->entries[i].ds->study[0] && is_binary_entry(&r->entries[i], sp->n_shots);
   if (!any) return 0;
-  static const char *const head[11] = {"Dataset", "Shots", "Runs", "ACC", "ACC paper", "AUC", "AUC paper", "SE",
-                                       "SE paper", "SP", "SP paper"};
+  static const char *const head[8] = {"Dataset", "Task", "Shots", "Runs", "ACC", "AUC", "SE", "SP"};
   rd_heading(d, 2, "Binary tasks (MRNet)");
-  rd_para(d, "Accuracy, ROC AUC, sensitivity and specificity as fractions (as the paper prints them), mean "
-             "\xc2\xb1 standard deviation over runs.");
-  rd_table(d, "binary.csv", 11, head);
-  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,accuracy_mean,accuracy_std,paper_accuracy,"
-                    "auc_mean,auc_std,paper_auc,sensitivity_mean,sensitivity_std,paper_sensitivity,"
-                    "specificity_mean,specificity_std,paper_specificity\n");
+  rd_para(d, "Accuracy, ROC AUC, sensitivity and specificity on the validation exams (the test set) as fractions, "
+             "threshold 0.5, mean \xc2\xb1 standard deviation over runs (population, ddof 0).");
+  rd_table(d, "binary.csv", 8, head);
+  dc_text_puts(csv, "dataset,display,shots,runs_found,runs_expected,task,accuracy_mean,accuracy_std,auc_mean,auc_std,"
+                    "sensitivity_mean,sensitivity_std,specificity_mean,specificity_std\n");
   for (int i = 0; i < r->n_entries; i++) {
     const struct rp_entry *e = &r->entries[i];
     if (e->ds->skipped || e->ds->study[0] || !is_binary_entry(e, sp->n_shots)) continue;
     for (int s = 0; s < sp->n_shots; s++) {
       const struct rp_cell *c = &e->cells[s];
-      double p[4];
-      int have = rp_paper_binary(e->paper, &p[0], &p[1], &p[2], &p[3]);
       rd_cell(d, "%s", e->display);
+      rd_cell(d, "%s", c->target[0] ? c->target : "-");
       rd_cell(d, "%d", c->shots);
       runs_cell(d, c);
       const struct rp_stat st[4] = {c->accuracy, c->auc, c->sensitivity, c->specificity};
       csv_head(csv, e, c);
+      dc_text_printf(csv, ",%s", c->target);
       for (int k = 0; k < 4; k++) {
-        stat_cell(d, c, st[k], 1, 3);
-        paper_cell(d, have, p[k], 1, 3);
+        if (c->n_found > 0 && st[k].n == 0) {
+          rd_cell(d, "n/a (single class)");
+          single = 1;
+        } else {
+          stat_cell(d, c, st[k], 1, 3);
+        }
         csv_stat(csv, st[k], 1);
-        csv_num(csv, have ? p[k] : NAN, 1);
       }
       dc_text_puts(csv, "\n");
     }
   }
+  if (single)
+    rd_item(d, "n/a (single class): the test split holds exams of one class only, so the AUC (and sensitivity or "
+               "specificity) is undefined; these runs say nothing about ranking.");
+  double p[4];
+  if (rp_paper_binary("mrnet", &p[0], &p[1], &p[2], &p[3]))
+    rd_item(d, "The paper reports MRNet ACC %.3f, AUC %.3f, SE %.3f, SP %.3f without naming the task (abnormal, ACL "
+               "or meniscus) or the number of training exams, so it stands beside no row here.", p[0], p[1], p[2], p[3]);
   return 1;
 }
 

@@ -207,6 +207,62 @@ enum dc_status dc_svg_plot_write(const char *path, const struct dc_svg_plot *p) 
   return st;
 }
 
+/* ---- confusion matrices -------------------------------------------------------------- */
+
+enum dc_status dc_svg_confusion_write(const char *path, const char *title, int n, const char *const *names,
+                                      const int64_t *counts) {
+  int cell = n <= 8 ? 44 : n <= 16 ? 36 : 24, names_w = 170, top = 58, left = names_w + 30;
+  int W = left + n * cell + 80, H = top + n * cell + 40;
+  struct dc_text t = {0};
+  dc_text_printf(&t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"%d\">\n", W, H, W, H, cell >= 36 ? 10 : 8);
+  dc_text_printf(&t, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n<text x=\"%d\" y=\"16\" font-size=\"13\">", W, H, 4);
+  dc_text_xml(&t, title);
+  dc_text_printf(&t, "</text>\n<text x=\"%d\" y=\"34\" text-anchor=\"middle\">predicted class</text>\n",
+                 left + n * cell / 2);
+  dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">total</text>\n", W - 6, top - 6);
+  for (int b = 0; b < n; b++)
+    dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", left + b * cell + cell / 2,
+                   top - 6, b + 1);
+  for (int a = 0; a < n; a++) {
+    int64_t row = 0;
+    for (int b = 0; b < n; b++) row += counts[(size_t)a * n + b];
+    int y = top + a * cell;
+    dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6, y + cell / 2 + 4);
+    dc_text_printf(&t, "%d ", a + 1);
+    char name[40];
+    snprintf(name, sizeof name, "%.28s%s", names[a], strlen(names[a]) > 28 ? "..." : "");
+    dc_text_xml(&t, name);
+    dc_text_puts(&t, "</text>\n");
+    for (int b = 0; b < n; b++) {
+      int64_t v = counts[(size_t)a * n + b];
+      double f = row ? (double)v / (double)row : 0;
+      int r = (int)(255 - f * (255 - 8)), g = (int)(255 - f * (255 - 48)), bl = (int)(255 - f * (255 - 107));
+      dc_text_printf(&t, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%02x%02x%02x\" stroke=\"%s\"/>",
+                     left + b * cell, y, cell, cell, r, g, bl, a == b ? "#444" : "#ddd");
+      const char *ink = f > 0.5 ? "white" : "#222";
+      dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%lld</text>",
+                     left + b * cell + cell / 2, y + cell / 2 - (v && cell >= 36 ? 1 : -3), ink, (long long)v);
+      if (v && cell >= 36)
+        dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\" font-size=\"8\">%.0f%%</text>",
+                       left + b * cell + cell / 2, y + cell / 2 + 10, ink, 100 * f);
+      dc_text_puts(&t, "\n");
+    }
+    dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%lld</text>\n", W - 6, y + cell / 2 + 4,
+                   (long long)row);
+  }
+  dc_text_printf(&t, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-90 %d %d)\" text-anchor=\"middle\">true class</text>\n",
+                 12, top + n * cell / 2, 12, top + n * cell / 2);
+  dc_text_puts(&t, "</svg>\n");
+  if (t.failed) {
+    dc_text_free(&t);
+    return DC_ERROR(DC_ERR_NOMEM, "out of memory for %s", path);
+  }
+  enum dc_status st = dc_file_write_atomic(path, t.s, t.len);
+  dc_text_free(&t);
+  return st;
+}
+
 /* ---- metrics.jsonl ------------------------------------------------------------------ */
 
 /* The number after "key": in line; 0 when the key is absent or not followed by a number. */

@@ -356,6 +356,10 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
   snprintf(r->dataset, sizeof r->dataset, "%.63s", f->cfg->data.name[0] ? f->cfg->data.name : dc_samples_name(&f->smp));
   r->shots = f->shots, r->run = f->run, r->n_classes = f->N;
   snprintf(r->task, sizeof r->task, "%s", test_score ? "binary" : "classes");
+  static const char *const protocols[] = {DC_DATA_PROTOCOL_CHOICES(DC_CONFIG_ENUM_TEXT)};
+  static const char *const targets[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
+  snprintf(r->protocol, sizeof r->protocol, "%s", protocols[f->cfg->data.protocol]);
+  if (!s) snprintf(r->target, sizeof r->target, "%s", targets[f->cfg->data.task]);
   for (int k = 0; k < f->N; k++) snprintf(r->class_names[k], sizeof r->class_names[k], "%s", f->class_names[k]);
   if (test_score) { /* the exam's score: the positive class's probability, threshold 0.5 */
     struct dc_binary_metrics bm;

@@ -40,6 +40,7 @@ struct dc_config_strs {
 /* Enumerations: X(identifier, text). The schema's choice lists are made from the same
  * macros, so an enum value and its text cannot drift apart. */
 #define DC_CONFIG_ENUM_ID(id, text) id,
+#define DC_CONFIG_ENUM_TEXT(id, text) text,
 #define DC_RUN_BACKEND_CHOICES(X) X(DC_RUN_BACKEND_AUTO, "auto") X(DC_RUN_BACKEND_CPU, "cpu") X(DC_RUN_BACKEND_CUDA, "cuda")
 /* same order as enum dc_log_level */
 #define DC_RUN_LOG_LEVEL_CHOICES(X) \

@@ -4,7 +4,9 @@
  *
  *   /             attrs: format, format_version, dataset, shots, run, n_classes, task
  *                        ("classes" | "binary"), oa, aa, kappa, n_test, finetune_s, evaluate_s,
- *                        best_epoch, config_sha256
+ *                        best_epoch, config_sha256, protocol ("few_shot" | "official": how
+ *                        the labels were split; optional, "" when absent), target (exam
+ *                        stores: the task, "abnormal" | "acl" | "meniscus"; optional)
  *   /classes/names          strings (n_classes)
  *   /per_class              float64 (n_classes): accuracy per class (NaN: no test pixel)
  *   /confusion              int64 (n_classes, n_classes), rows = truth
@@ -38,6 +40,8 @@ struct dc_result {
   double finetune_s, evaluate_s;
   int best_epoch;
   char config_sha256[65];
+  char protocol[16];                               /* "few_shot", "official"; "" not recorded */
+  char target[16];                                 /* exams: "abnormal", "acl", "meniscus"; else "" */
   int n_epochs;
   double *finetune_loss, *val_acc;                 /* (n_epochs), malloc'd */
   int height, width;                               /* 0 when there is no map */

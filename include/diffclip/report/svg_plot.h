@@ -6,6 +6,7 @@
 #define DIFFCLIP_SVG_PLOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diffclip/core/status.h"
 
@@ -29,6 +30,14 @@ struct dc_svg_plot {
 enum dc_status dc_svg_plot_render(const struct dc_svg_plot *p, char **svg, size_t *len);
 /* The same, written atomically to path. */
 enum dc_status dc_svg_plot_write(const char *path, const struct dc_svg_plot *p);
+
+/* A confusion matrix as an SVG heat map: n x n cells, rows = true class, columns =
+ * predicted, each cell shaded by its row-normalised share (white 0 to dark blue 1) and
+ * labelled with its count and, where it is not 0, its row percentage; class numbers on both
+ * axes with the names beside the rows and each row's total at its end. counts is row-major
+ * (n * n). Written atomically. */
+enum dc_status dc_svg_confusion_write(const char *path, const char *title, int n, const char *const *names,
+                                      const int64_t *counts);
 
 /* One pretraining run's metrics.jsonl (docs/formats.md "The run folder"). */
 #define DC_PRETRAIN_LOG_MAX_MODALITIES 4
