@@ -65,7 +65,8 @@ static void write_result(int e, const char *name, const char *task, int s, int r
   for (int k = 0; k < res.n_classes; k++) res.per_class[k] = class_acc(e, s, r, k);
   if (!binary && r == 1) res.per_class[2] = NAN; /* no test pixel of class 3 in run 1 */
   res.confusion = calloc((size_t)(res.n_classes * res.n_classes), sizeof(int64_t));
-  res.confusion[0] = 5;
+  for (int a = 0; a < res.n_classes; a++) /* row a sums to 20 + 2 (K-1) + K (a + r) */
+    for (int b = 0; b < res.n_classes; b++) res.confusion[a * res.n_classes + b] = (a == b ? 20 : 2) + a + r;
   res.n_test = 100, res.finetune_s = 10 + r, res.evaluate_s = 1 + 0.5 * r, res.best_epoch = 3 + r;
   snprintf(res.config_sha256, sizeof res.config_sha256, "%064x", 7);
   res.n_epochs = 4 + r;
@@ -145,6 +146,7 @@ static void setup(struct dc_report_spec *sp) {
   snprintf(sp->git_commit, sizeof sp->git_commit, "abc1234");
   snprintf(sp->config_sha256, sizeof sp->config_sha256, "%064x", 99);
   snprintf(sp->hardware, sizeof sp->hardware, "2 x test CPU");
+  snprintf(sp->build, sizeof sp->build, "GCC 12.2.0; OpenBLAS 0.3.21; Open MPI v4.1.4; HDF5 1.10.8 (parallel)");
   struct dc_report_dataset *d = dc_report_spec_add_dataset(sp, "houston2013");
   snprintf(d->display, sizeof d->display, "Houston 2013");
   snprintf(d->checksum, sizeof d->checksum, "sha256:feed");
@@ -180,6 +182,8 @@ int main(void) {
   mkdirs("%s/trento", bench);
   snprintf(path, sizeof path, "%s/trento/skipped.txt", bench);
   write_file(path, "scene file data/trento.h5 is absent\n");
+  snprintf(path, sizeof path, "%s/houston2013/config.cfg", bench);
+  write_file(path, "run = {\n  seed = 7;\n};\n");
   mkdirs("%s/houston2013/pretrain", bench);
   snprintf(path, sizeof path, "%s/houston2013/pretrain/metrics.jsonl", bench);
   write_file(path, "{\"step\": 1, \"epoch\": 0, \"loss\": 0.5, \"masked\": [0.4,0.3], \"visible\": [0.2,0.1]}\n"
@@ -224,7 +228,7 @@ int main(void) {
   snprintf(want, sizeof want, "| MUUFL | 2 | official split | 2/2 | %.2f \xc2\xb1 %.2f | - (official split) |", 100 * m[0],
            100 * sd[0]);
   expect(strstr(md, want) != NULL, "report.md: MUUFL official-split row, no paper figure beside it");
-  expect(strstr(md, "- (official split): these runs used") != NULL, "the official-split footnote");
+  expect(strstr(md, "- \"- (official split)\": these runs used") != NULL, "the official-split footnote");
   expect(csv_row(t1, "muufl,MUUFL,2,2,2,official,", v, 16) == 9 && isnan(v[2]) && isnan(v[5]) && isnan(v[8]),
          "table1.csv: MUUFL official split, empty paper fields");
   expect(strstr(md, "MRNet (abnormal), 8 shots, run 1: unreadable") != NULL, "corrupt result listed as unreadable");
@@ -235,10 +239,16 @@ int main(void) {
   /* per-class: Houston 2 shots class 1 over both runs; class 3 only run 0 (NaN in run 1) */
   char *pc = slurp("%s/report/%s", "per_class_houston2013.csv");
   double c1 = (class_acc(0, 0, 0, 0) + class_acc(0, 0, 1, 0)) / 2, c1sd = fabs(class_acc(0, 0, 0, 0) - c1);
-  expect(pc && csv_row(pc, "Healthy grass,", v, 4) == 4 && near(v[0], 100 * c1) && near(v[1], 100 * c1sd),
-         "per_class_houston2013.csv: class 1, 2 shots");
-  expect(pc && csv_row(pc, "Water,", v, 4) == 4 && near(v[0], 100 * class_acc(0, 0, 0, 2)) && near(v[1], 0),
-         "per-class NaN runs left out of the mean");
+  expect(pc && csv_row(pc, "Healthy grass,", v, 6) == 6 && near(v[0], 100 * c1) && near(v[1], 100 * c1sd) &&
+             near(v[2], 24 + 1.5) && near(v[5], 24 + 1.5),
+         "per_class_houston2013.csv: class 1, 2 shots, with its test samples (mean over runs)");
+  expect(pc && csv_row(pc, "Water,", v, 6) == 6 && near(v[0], 100 * class_acc(0, 0, 0, 2)) && near(v[1], 0) &&
+             near(v[2], 30 + 1.5),
+         "per-class NaN runs left out of the mean; class 3's test samples");
+  snprintf(want, sizeof want, "2 shots: chance OA 33.33 %% (a uniform guess over 3 classes; AA the same), %.2f %% by "
+           "always answering the most frequent test class (3 Water;", 100 * 31.5 / 85.5);
+  expect(strstr(md, want) != NULL, "chance level: uniform and majority class from the test counts");
+  if (!strstr(md, want)) fprintf(stderr, "  wanted: %s\n", want);
   expect(strstr(md, "| 2 Road \\| main |") != NULL, "a '|' in a class name escaped in Markdown");
   free(pc);
 
@@ -252,9 +262,13 @@ int main(void) {
   expect(!strstr(md, "| 0.763 |") && strstr(md, "The paper reports MRNet ACC 0.763") != NULL,
          "the paper's MRNet figures only in a note, beside no row");
   mean_std(oa_of, 4, 0, both, 2, &m[0], &sd[0]);
-  expect(stu && csv_row(stu, "ablation: without text,houston2013_notext,houston2013_notext,2,2,2,", v, 7) == 7 &&
-             near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) && near(v[2], 89.35),
-         "studies.csv: the ablation row with the paper's 89.35");
+  mean_std(oa_of, 0, 0, both, 2, &m[1], &sd[1]);
+  expect(stu && csv_row(stu, "ablation: without text,houston2013_notext,houston2013_notext,2,2,2,", v, 10) == 10 &&
+             near(v[0], 100 * m[0]) && near(v[1], 100 * sd[0]) && strstr(stu, ",houston2013,") &&
+             near(v[3], 100 * m[1]) && near(v[4], 100 * sd[1]) && near(v[5], 100 * (m[0] - m[1])),
+         "studies.csv: the ablation row beside this bench's full model (Houston 2013) and the difference");
+  expect(!strstr(md, "| 89.35 |") && strstr(md, "quoted here and stand beside no row") != NULL,
+         "the paper's ablation figures only quoted (its protocol differs from Table 1's)");
   free(bin);
   free(stu);
 
@@ -274,15 +288,38 @@ int main(void) {
   expect(access(path, F_OK) == 0, "error map PNG");
   snprintf(path, sizeof path, "%s/report/curves/houston2013_pretrain_loss.svg", bench);
   expect(access(path, F_OK) == 0, "pretraining curve SVG");
-  expect(strstr(md, "![Houston 2013, 2 shots: prediction](maps/houston2013_shots2_prediction.png)") != NULL,
-         "report.md links the maps");
-  expect(count(html, "src=\"data:image/png;base64,iVBORw0KGgo") == 6, "report.html embeds the 6 maps as PNG data");
+  expect(strstr(md, "![2 shots, run 0: prediction](maps/houston2013_shots2_prediction.png)") != NULL &&
+             strstr(md, "](maps/houston2013_truth.png)") && !strstr(md, "shots2_truth"),
+         "report.md links the maps, the ground truth once per dataset");
+  expect(count(html, "src=\"data:image/png;base64,iVBORw0KGgo") == 5,
+         "report.html embeds 5 maps as PNG data (the truth, 2 predictions, 2 error maps)");
+  expect(strstr(html, "<div class=\"legend\"><b>Classes</b><span><i style=\"background:#e69f00\"></i>1 Healthy grass</span>") &&
+             strstr(html, "<b>Errors</b>") && strstr(md, "Classes: 1 Healthy grass (#e69f00); 2 Road | main (#56b4e9)"),
+         "legends in HTML (swatches) and Markdown (hex colours), not in the images");
+  /* confusion matrices: the counts summed over runs 0 and 1 */
+  expect(strstr(md, "### Houston 2013, 2 shots (2 runs)") && strstr(md, "| 1 Healthy grass | 41 | 5 | 5 | 51 |") &&
+             strstr(md, "](confusion/houston2013_shots2.svg)"),
+         "confusion section: the counts table (rows summed over runs) and the heat map");
+  char *cm = slurp("%s/report/%s", "confusion/houston2013_shots8.csv");
+  expect(cm && strstr(cm, "true_class,Healthy grass,Road | main,Water\n") && strstr(cm, "\nWater,9,9,45\n"),
+         "confusion CSV per dataset and shot setting");
+  free(cm);
+  snprintf(path, sizeof path, "%s/report/confusion/houston2013_shots2.svg", bench);
+  expect(access(path, F_OK) == 0 && count(html, "<svg") >= 1 + 2 * 4 + 2, "confusion heat maps written and inlined");
+  expect(strstr(html, "<a download=\"table1.csv\" href=\"data:text/csv;charset=utf-8;base64,") &&
+             !strstr(html, "href=\"table1.csv\""),
+         "report.html embeds its CSVs (links that survive moving the page)");
+  expect(strstr(html, "<details><summary>Houston 2013 (houston2013/config.cfg)</summary><pre>run = {\n  seed = 7;") &&
+             strstr(md, "<details><summary>Houston 2013 (houston2013/config.cfg)</summary>\n\n```\nrun = {"),
+         "the entry's resolved configuration, folded");
   expect(count(html, "<svg") >= 1 + 2 * 4 && !strstr(html, "src=\"maps/") && !strstr(html, ".svg\""),
          "report.html inlines the SVG curves, links no image file");
   expect(strstr(html, "<li>trento: scene file data/trento.h5 is absent</li>") != NULL, "report.html: the skipped reason");
   expect(strstr(html, "<td>52.15</td>") != NULL && strstr(html, "Road | main") != NULL, "report.html: paper column, text");
   expect(strstr(md, "| pretrain houston2013 | 123.5 |") != NULL, "timings");
   expect(strstr(md, "| git commit | abc1234 |") && strstr(md, "| Houston 2013 | sha256:feed |"), "provenance");
+  expect(strstr(md, "| build (compiler, BLAS, MPI, HDF5, CUDA) | GCC 12.2.0; OpenBLAS 0.3.21; Open MPI v4.1.4; HDF5 1.10.8 (parallel) |") != NULL,
+         "provenance: the build's libraries");
 
   printf("regenerated from the folder alone\n");
   static struct dc_report_spec scanned;
@@ -290,7 +327,7 @@ int main(void) {
   snprintf(out, sizeof out, "%s/report2", bench);
   expect(dc_report_scan(bench, out, &scanned) == DC_OK, "dc_report_scan");
   expect(scanned.n_datasets == 6 && scanned.n_shots == 2 && scanned.shots[1] == 8 && scanned.n_runs == 2 &&
-             scanned.ranks == 2 && strcmp(scanned.git_commit, "abc1234") == 0 && scanned.n_timings == 1,
+             scanned.ranks == 2 && strcmp(scanned.git_commit, "abc1234") == 0 && strstr(scanned.build, "OpenBLAS 0.3.21") && scanned.n_timings == 1,
          "entries, shots, runs and provenance from bench_info.txt");
   int ti = -1;
   for (int i = 0; i < scanned.n_datasets; i++)

@@ -3,6 +3,8 @@
  * none): CMake picks the file, so nothing here depends on how the program was built. */
 #include "diffclip/backend/backend.h"
 
+#include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,4 +69,10 @@ enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
   if (strcmp(name, "cuda") == 0) return dc_backend_cuda(0, out);
   if (strcmp(name, "cuda-fp32") == 0) return dc_backend_cuda(1, out);
   return DC_ERROR(DC_ERR_ARG, "unknown backend '%s' (expected \"auto\", \"cpu\", \"cuda\" or \"cuda-fp32\")", name);
+}
+
+void dc_backend_library_info(char *out, size_t cap) {
+  char cuda[256];
+  dc_backend_cuda_library_info(cuda, sizeof cuda);
+  snprintf(out, cap, "%s; %s", openblas_get_config(), cuda); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
 }

@@ -180,3 +180,12 @@ enum dc_status dc_dist_same_text(const struct dc_dist *d, const char *what, cons
              "whose message says how); %s", what, count, d->size, -stats[1], hint);
   return DC_ERR_ARG;
 }
+
+void dc_dist_library_info(char *out, size_t cap) {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "", nccl[64];
+  int len = 0;
+  if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) snprintf(mpi, sizeof mpi, "MPI (version unknown)");
+  mpi[strcspn(mpi, "\n,")] = '\0';
+  dc_nccl_version(nccl, sizeof nccl);
+  snprintf(out, cap, "%s; %s", mpi, nccl);
+}

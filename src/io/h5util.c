@@ -275,3 +275,14 @@ enum dc_status dc_h5_get_attr_int(hid_t loc, const char *obj, const char *name, 
   *value = (int)v;
   return DC_OK;
 }
+
+void dc_h5_library_info(char *out, size_t cap) {
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+#ifdef H5_HAVE_PARALLEL
+  const char *kind = "parallel";
+#else
+  const char *kind = "serial";
+#endif
+  snprintf(out, cap, "HDF5 %u.%u.%u (%s)", major, minor, release, kind);
+}

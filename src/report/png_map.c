@@ -1,6 +1,6 @@
-/* PNG classification maps with a drawn legend (see png_map.h). The image is composed in
- * memory as 8-bit RGB and written with libpng's simplified API (no setjmp), to a
- * temporary name that is renamed at the end. */
+/* PNG classification maps (see png_map.h). The image is composed in memory as 8-bit RGB
+ * and written with libpng's simplified API (no setjmp), to a temporary name that is
+ * renamed at the end. */
 #include "diffclip/report/png_map.h"
 
 #include <errno.h>
@@ -10,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "report/font5x7.h"
-
-#define FONT_SCALE 2                               /* legend glyphs are 10 x 14 pixels */
-#define ROW_H (DC_FONT_H * FONT_SCALE + 6)          /* one legend line */
-#define SWATCH (DC_FONT_H * FONT_SCALE)             /* square colour sample */
-#define CHAR_W ((DC_FONT_W + 1) * FONT_SCALE)       /* advance per character */
-#define PAD 8
-#define NAME_MAX_CHARS 36                           /* longer class names are cut */
 
 static const uint8_t first15[15][3] = {
     {230, 159, 0},   /* orange (Okabe-Ito) */
@@ -105,32 +96,7 @@ enum dc_status dc_png_write_rgb(const char *path, const uint8_t *rgb, int width,
   return DC_OK;
 }
 
-/* ---- drawing into an RGB canvas ---------------------------------------------------- */
-
-struct canvas {
-  uint8_t *px;
-  int w, h;
-};
-
-static void fill(struct canvas *c, int x0, int y0, int w, int h, const uint8_t rgb[3]) {
-  for (int y = y0 < 0 ? 0 : y0; y < y0 + h && y < c->h; y++)
-    for (int x = x0 < 0 ? 0 : x0; x < x0 + w && x < c->w; x++) memcpy(c->px + 3 * ((size_t)y * c->w + x), rgb, 3);
-}
-
-static void draw_text(struct canvas *c, int x, int y, const char *s, int max_chars) {
-  static const uint8_t ink[3] = {0, 0, 0};
-  for (int i = 0; s[i] && i < max_chars; i++, x += CHAR_W) {
-    const unsigned char *g = dc_font5x7_glyph((unsigned char)s[i]);
-    for (int col = 0; col < DC_FONT_W; col++)
-      for (int row = 0; row < DC_FONT_H; row++)
-        if (g[col] >> row & 1) fill(c, x + col * FONT_SCALE, y + row * FONT_SCALE, FONT_SCALE, FONT_SCALE, ink);
-  }
-}
-
-struct legend_entry {
-  uint8_t rgb[3];
-  char text[80];
-};
+/* ---- the maps ---------------------------------------------------------------------- */
 
 /* The category of each pixel for kind (a class label, or an error-map class). */
 static int pixel_value(const struct dc_result *r, enum dc_map_kind kind, size_t i) {
@@ -141,90 +107,56 @@ static int pixel_value(const struct dc_result *r, enum dc_map_kind kind, size_t 
   return r->prediction[i] == r->truth[i] ? DC_MAP_CORRECT : DC_MAP_WRONG;
 }
 
-static void value_color(enum dc_map_kind kind, int v, uint8_t rgb[3]) {
+/* Pixel i's colour: the category's, or over a composite: classes blended at 60 %, the
+ * error colours on the test pixels and the composite dimmed to grey elsewhere. */
+static void pixel_color(const struct dc_result *r, enum dc_map_kind kind, const uint8_t *base, size_t i,
+                        uint8_t rgb[3]) {
+  if (kind == DC_MAP_SCENE) {
+    memcpy(rgb, base + 3 * i, 3);
+    return;
+  }
+  int v = pixel_value(r, kind, i);
   if (kind == DC_MAP_ERRORS)
     dc_map_error_color((enum dc_map_error_class)v, rgb);
   else
     dc_map_class_color(v, rgb);
-}
-
-static int legend_entries(const struct dc_result *r, enum dc_map_kind kind, const int *present,
-                          struct legend_entry *e) {
-  int n = 0;
-  if (kind == DC_MAP_ERRORS) {
-    static const char *const names[4] = {"unlabelled", "correct", "wrong", "not tested"};
-    static const int order[4] = {DC_MAP_CORRECT, DC_MAP_WRONG, DC_MAP_UNTESTED, DC_MAP_UNLABELLED};
-    for (int i = 0; i < 4; i++) {
-      dc_map_error_color((enum dc_map_error_class)order[i], e[n].rgb);
-      snprintf(e[n++].text, sizeof e[0].text, "%s", names[order[i]]);
-    }
-    return n;
+  if (!base) return;
+  const uint8_t *b = base + 3 * i;
+  if (kind == DC_MAP_ERRORS && (v == DC_MAP_CORRECT || v == DC_MAP_WRONG)) return;
+  if (kind == DC_MAP_ERRORS || v == 0) { /* context: the scene, dimmed grey */
+    uint8_t g = (uint8_t)((77 * b[0] + 150 * b[1] + 29 * b[2]) / 256 * 3 / 4);
+    rgb[0] = rgb[1] = rgb[2] = g;
+    return;
   }
-  for (int k = 1; k <= r->n_classes; k++) {
-    dc_map_class_color(k, e[n].rgb);
-    snprintf(e[n++].text, sizeof e[0].text, "%2d %.*s", k, NAME_MAX_CHARS, r->class_names[k - 1]);
-  }
-  if (present[0]) {
-    dc_map_class_color(0, e[n].rgb);
-    snprintf(e[n++].text, sizeof e[0].text, " 0 %s", kind == DC_MAP_TRUTH ? "unlabelled" : "not predicted");
-  }
-  return n;
+  for (int k = 0; k < 3; k++) rgb[k] = (uint8_t)((6 * rgb[k] + 4 * b[k] + 5) / 10);
 }
 
 enum dc_status dc_map_png_write(const char *path, const struct dc_result *r, enum dc_map_kind kind, int scale,
-                                int legend) {
-  static const char *const kind_names[3] = {"prediction", "ground truth", "errors"};
-  if ((unsigned)kind > DC_MAP_ERRORS) return DC_ERROR(DC_ERR_ARG, "%s: unknown map kind %d", path, (int)kind);
+                                const uint8_t *base) {
+  static const char *const kind_names[4] = {"prediction", "ground truth", "errors", "scene composite"};
+  if ((unsigned)kind > DC_MAP_SCENE) return DC_ERROR(DC_ERR_ARG, "%s: unknown map kind %d", path, (int)kind);
   int have = r->height > 0 && r->width > 0 &&
              (kind == DC_MAP_PREDICTION ? r->prediction != NULL
               : kind == DC_MAP_TRUTH    ? r->truth != NULL
-                                        : r->prediction && r->truth && r->test_mask);
+              : kind == DC_MAP_ERRORS   ? r->prediction && r->truth && r->test_mask
+                                        : base != NULL);
   if (!have)
     return DC_ERROR(DC_ERR_ARG, "%s: the result of %s (%d shots, run %d) has no %s map", path, r->dataset, r->shots,
                     r->run, kind_names[kind]);
   if (scale < 0 || scale > 64) return DC_ERROR(DC_ERR_ARG, "%s: scale %d is outside 0..64", path, scale);
   if (scale == 0) scale = dc_map_auto_scale(r->height, r->width);
-
-  size_t n = (size_t)r->height * r->width;
-  int present[DC_RESULT_MAX_CLASSES + 1] = {0};
-  for (size_t i = 0; i < n; i++) {
-    int v = pixel_value(r, kind, i);
-    if (v >= 0 && v <= DC_RESULT_MAX_CLASSES) present[v] = 1;
-  }
-  struct legend_entry entries[DC_RESULT_MAX_CLASSES + 4];
-  int n_entries = legend ? legend_entries(r, kind, present, entries) : 0;
-  int title_chars = (int)strlen(kind_names[kind]), max_chars = title_chars;
-  for (int i = 0; i < n_entries; i++) {
-    int len = (int)strlen(entries[i].text);
-    max_chars = len > max_chars ? len : max_chars;
-  }
-  int map_w = r->width * scale, map_h = r->height * scale;
-  int legend_w = legend ? PAD + SWATCH + PAD + max_chars * CHAR_W + PAD : 0;
-  int legend_h = legend ? PAD + ROW_H * (n_entries + 1) + PAD : 0;
-  struct canvas c = {NULL, map_w + legend_w, map_h > legend_h ? map_h : legend_h};
-  if ((double)c.w * c.h > 4e8) return DC_ERROR(DC_ERR_ARG, "%s: a %d x %d image is too large", path, c.w, c.h);
-  c.px = malloc((size_t)c.w * c.h * 3);
-  if (!c.px) return DC_ERROR(DC_ERR_NOMEM, "%s: no memory for a %d x %d image", path, c.w, c.h);
-  memset(c.px, 255, (size_t)c.w * c.h * 3);
-
+  int w = r->width * scale, h = r->height * scale;
+  if ((double)w * h > 4e8) return DC_ERROR(DC_ERR_ARG, "%s: a %d x %d image is too large", path, w, h);
+  uint8_t *px = malloc((size_t)w * h * 3);
+  if (!px) return DC_ERROR(DC_ERR_NOMEM, "%s: no memory for a %d x %d image", path, w, h);
   for (int y = 0; y < r->height; y++)
     for (int x = 0; x < r->width; x++) {
       uint8_t rgb[3];
-      value_color(kind, pixel_value(r, kind, (size_t)y * r->width + x), rgb);
-      fill(&c, x * scale, y * scale, scale, scale, rgb);
+      pixel_color(r, kind, base, (size_t)y * r->width + x, rgb);
+      for (int dy = 0; dy < scale; dy++)
+        for (int dx = 0; dx < scale; dx++) memcpy(px + 3 * ((size_t)(y * scale + dy) * w + x * scale + dx), rgb, 3);
     }
-  if (legend) {
-    static const uint8_t frame[3] = {0, 0, 0};
-    int x0 = map_w + PAD, y = PAD;
-    draw_text(&c, x0, y + 3, kind_names[kind], title_chars);
-    for (int i = 0; i < n_entries; i++) {
-      y += ROW_H;
-      fill(&c, x0, y, SWATCH, SWATCH, frame);
-      fill(&c, x0 + 1, y + 1, SWATCH - 2, SWATCH - 2, entries[i].rgb);
-      draw_text(&c, x0 + SWATCH + PAD, y, entries[i].text, (int)sizeof entries[i].text);
-    }
-  }
-  enum dc_status st = dc_png_write_rgb(path, c.px, c.w, c.h);
-  free(c.px);
+  enum dc_status st = dc_png_write_rgb(path, px, w, h);
+  free(px);
   return st;
 }

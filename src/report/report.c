@@ -13,9 +13,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diffclip/report/png_map.h"
 #include "report/report_internal.h"
 
-#define MAX_CSV (DC_REPORT_MAX_DATASETS + 8)
+#define MAX_CSV (DC_REPORT_MAX_DATASETS * (DC_REPORT_MAX_SHOTS + 1) + 8)
+
+struct csv_file {
+  char name[160];
+  struct dc_text t;
+};
+
+/* Keeps t as CSV file `name` when used (the table was written), else frees it. */
+static void csv_keep(struct csv_file *c, int *n, const char *name, struct dc_text *t, int used) {
+  if (used && *n < MAX_CSV) {
+    snprintf(c[*n].name, sizeof c[*n].name, "%s", name);
+    c[(*n)++].t = *t;
+  } else {
+    dc_text_free(t);
+  }
+  memset(t, 0, sizeof *t);
+}
 
 void dc_report_spec_init(struct dc_report_spec *spec) {
   memset(spec, 0, sizeof *spec);
@@ -125,28 +142,126 @@ static int replaceable(const char *path, int *exists) {
   return empty;
 }
 
+/* The colour legend of an entry's class maps (from the first cell with classes). */
+static void class_legend(struct rd_doc *d, const struct rp_entry *e, const struct rp_cell *ref, int over) {
+  struct rd_swatch sw[DC_RESULT_MAX_CLASSES + 1];
+  int n = 0;
+  for (int k = 1; k <= ref->n_classes; k++, n++) {
+    dc_map_class_color(k, sw[n].rgb);
+    snprintf(sw[n].text, sizeof sw[n].text, "%d %.80s", k, ref->class_names[k - 1]);
+  }
+  dc_map_class_color(0, sw[n].rgb);
+  snprintf(sw[n++].text, sizeof sw[n].text, "%s", over ? "unlabelled / not predicted: the scene, dimmed" : "0 unlabelled / not predicted");
+  rd_legend(d, "Classes", n, sw);
+  (void)e;
+}
+
+static void error_legend(struct rd_doc *d, int over) {
+  static const int order[4] = {DC_MAP_CORRECT, DC_MAP_WRONG, DC_MAP_UNTESTED, DC_MAP_UNLABELLED};
+  static const char *const names[4] = {"correct", "wrong", "labelled, not tested", "unlabelled"};
+  struct rd_swatch sw[4];
+  int n = over ? 2 : 4;
+  for (int i = 0; i < n; i++) {
+    dc_map_error_color((enum dc_map_error_class)order[i], sw[i].rgb);
+    snprintf(sw[i].text, sizeof sw[i].text, "%s", names[i]);
+  }
+  rd_legend(d, over ? "Errors (test pixels; every other pixel shows the scene, dimmed)" : "Errors", n, sw);
+}
+
+static const struct rp_cell *first_classes_cell(const struct rp_report *r, const struct rp_entry *e) {
+  for (int s = 0; s < r->spec->n_shots; s++)
+    if (e->cells[s].n_found > 0 && strcmp(e->cells[s].task, "classes") == 0) return &e->cells[s];
+  return NULL;
+}
+
+/* Per entry and shot setting: the heat map, and the counts as a table with its CSV. */
+static void section_confusion(const struct rp_report *r, struct rd_doc *d, struct dc_text *csv, struct csv_file *files,
+                              int *n_csv) {
+  const struct dc_report_spec *sp = r->spec;
+  rd_heading(d, 2, "Confusion matrices");
+  rd_para(d, "Rows: the true class, columns: the predicted class, test samples summed over the runs found. The heat "
+             "map is coloured by the row-normalised share (each row sums to 100 %%) and prints the counts and the "
+             "shares; the table and its CSV hold the counts.");
+  int any = 0;
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    if (e->ds->skipped) continue;
+    for (int s = 0; s < sp->n_shots; s++) {
+      const struct rp_cell *c = &e->cells[s];
+      if (!c->confusion || !c->n_found) continue;
+      const char *head[1 + DC_RESULT_MAX_CLASSES + 1];
+      char labels[DC_RESULT_MAX_CLASSES][16], name[160];
+      int K = c->n_classes;
+      head[0] = "true \\ predicted";
+      for (int k = 0; k < K; k++) snprintf(labels[k], sizeof labels[k], "%d", k + 1), head[1 + k] = labels[k];
+      head[1 + K] = "total";
+      rd_heading(d, 3, "%s, %d shots (%d run%s)", e->display, c->shots, c->n_found, c->n_found == 1 ? "" : "s");
+      if (c->confusion_svg[0]) rd_image(d, c->confusion_svg, "confusion matrix (row-normalised colour, counts)");
+      snprintf(name, sizeof name, "confusion/%s_shots%d.csv", e->ds->name, c->shots);
+      rd_table(d, name, K + 2, head);
+      dc_text_puts(csv, "true_class");
+      for (int k = 0; k < K; k++) {
+        dc_text_puts(csv, ",");
+        dc_text_csv(csv, c->class_names[k]);
+      }
+      dc_text_puts(csv, "\n");
+      for (int a = 0; a < K; a++) {
+        long long total = 0;
+        rd_cell(d, "%d %s", a + 1, c->class_names[a]);
+        dc_text_csv(csv, c->class_names[a]);
+        for (int b = 0; b < K; b++) {
+          long long v = (long long)c->confusion[a * K + b];
+          total += v;
+          rd_cell(d, "%lld", v);
+          dc_text_printf(csv, ",%lld", v);
+        }
+        rd_cell(d, "%lld", total);
+        dc_text_puts(csv, "\n");
+      }
+      csv_keep(files, n_csv, name, csv, 1);
+      any = 1;
+    }
+  }
+  if (!any) rd_para(d, "No result holds a confusion matrix.");
+}
+
 static void sections_figures(const struct rp_report *r, struct rd_doc *d) {
   const struct dc_report_spec *sp = r->spec;
   rd_heading(d, 2, "Classification maps");
-  rd_para(d, "From the first readable run of each setting: the predicted class of every pixel, the ground truth "
-             "(black: unlabelled) and the errors on the test pixels (bluish green: right, vermillion: wrong, grey: "
-             "labelled but not tested, black: unlabelled).");
+  rd_para(d, "Per dataset: the scene as a false-colour composite (where the result holds one) and the ground truth, "
+             "once; then per shot setting, from the first readable run, the predicted class of every pixel and the "
+             "errors on the test pixels, drawn over the composite when there is one.");
   int maps = 0;
-  for (int i = 0; i < r->n_entries; i++)
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    const struct rp_cell *ref = first_classes_cell(r, e);
+    int any = e->truth_png[0] || e->scene_png[0];
+    for (int s = 0; s < sp->n_shots; s++) any |= e->cells[s].maps[0][0] || e->cells[s].maps[2][0];
+    if (!any || !ref) continue;
+    rd_heading(d, 3, "%s", e->display);
+    if (e->scene_png[0]) rd_image(d, e->scene_png, "the scene (false-colour composite)");
+    if (e->truth_png[0]) rd_image(d, e->truth_png, "ground truth (train and test labels merged)");
+    class_legend(d, e, ref, 0);
+    int errors = 0;
     for (int s = 0; s < sp->n_shots; s++) {
-      const struct rp_entry *e = &r->entries[i];
       const struct rp_cell *c = &e->cells[s];
-      if (c->map_run < 0 || (!c->maps[0][0] && !c->maps[1][0])) continue;
-      static const char *const what[3] = {"prediction", "ground truth", "errors"};
-      rd_heading(d, 3, "%s, %d shots (run %d)", e->display, c->shots, c->map_run);
-      for (int k = 0; k < 3; k++)
-        if (c->maps[k][0]) {
-          char caption[256];
-          snprintf(caption, sizeof caption, "%s, %d shots: %s", e->display, c->shots, what[k]);
-          rd_image(d, c->maps[k], caption);
-        }
-      maps++;
+      if (c->map_run < 0) continue;
+      char caption[256];
+      if (c->maps[0][0]) {
+        snprintf(caption, sizeof caption, "%d shots, run %d: prediction%s", c->shots, c->map_run,
+                 e->scene_over ? " (over the scene)" : "");
+        rd_image(d, c->maps[0], caption);
+      }
+      if (c->maps[2][0]) {
+        snprintf(caption, sizeof caption, "%d shots, run %d: errors", c->shots, c->map_run);
+        rd_image(d, c->maps[2], caption);
+        errors = 1;
+      }
     }
+    if (e->scene_over) class_legend(d, e, ref, 1);
+    if (errors) error_legend(d, e->scene_over);
+    maps++;
+  }
   if (!maps) rd_para(d, "No result holds a scene map.");
   rd_heading(d, 2, "Curves");
   for (int i = 0; i < r->n_entries; i++) {
@@ -161,6 +276,25 @@ static void sections_figures(const struct rp_report *r, struct rd_doc *d) {
     if (e->val_acc_svg[0]) rd_image(d, e->val_acc_svg, "validation accuracy per epoch");
     if (!e->finetune_svg[0] && !e->val_acc_svg[0]) rd_para(d, "No fine-tuning curves (no result with epochs).");
   }
+}
+
+/* Each entry's resolved configuration, folded, with the seeds it implies. */
+static void section_configurations(const struct rp_report *r, struct rd_doc *d) {
+  const struct dc_report_spec *sp = r->spec;
+  rd_heading(d, 2, "Configurations");
+  rd_para(d, "The resolved configuration of each entry as the bench ran it (every key, defaults included; the shot "
+             "setting and run vary per result). Run r of a setting draws its labelled pixels, its initialisation and "
+             "its batch order from run.seed and r, so runs 0..%d are the seeds of every table above.", sp->n_runs - 1);
+  int any = 0;
+  for (int i = 0; i < r->n_entries; i++) {
+    const struct rp_entry *e = &r->entries[i];
+    char summary[256];
+    if (!e->config_text) continue;
+    snprintf(summary, sizeof summary, "%s (%s/config.cfg)", e->display, e->ds->name);
+    rd_details(d, summary, e->config_text);
+    any = 1;
+  }
+  if (!any) rd_para(d, "No entry folder holds its config.cfg (benches before this report version did not write it).");
 }
 
 static void sections_status(const struct rp_report *r, struct rd_doc *d) {
@@ -181,22 +315,6 @@ static void sections_status(const struct rp_report *r, struct rd_doc *d) {
       for (int k = 0; k < r->entries[i].cells[s].n_problems; k++, n++)
         rd_item(d, "%s, %d shots, %s", r->entries[i].display, sp->shots[s], r->entries[i].cells[s].problems[k]);
   if (!n) rd_para(d, "None: every expected result file was read.");
-}
-
-struct csv_file {
-  char name[96];
-  struct dc_text t;
-};
-
-/* Keeps t as CSV file `name` when used (the table was written), else frees it. */
-static void csv_keep(struct csv_file *c, int *n, const char *name, struct dc_text *t, int used) {
-  if (used && *n < MAX_CSV) {
-    snprintf(c[*n].name, sizeof c[*n].name, "%s", name);
-    c[(*n)++].t = *t;
-  } else {
-    dc_text_free(t);
-  }
-  memset(t, 0, sizeof *t);
 }
 
 static enum dc_status compose(struct rp_report *r, struct rd_doc *d, struct csv_file *csv, int *n_csv) {
@@ -227,6 +345,7 @@ static enum dc_status compose(struct rp_report *r, struct rd_doc *d, struct csv_
     per_class += used;
   }
   if (!per_class) rd_para(d, "No class results were found.");
+  section_confusion(r, d, &t, csv, n_csv);
   sections_figures(r, d);
   rp_table_timings(r, d, &t, &t2);
   csv_keep(csv, n_csv, "timings.csv", &t, sp->n_timings > 0);
@@ -235,6 +354,7 @@ static enum dc_status compose(struct rp_report *r, struct rd_doc *d, struct csv_
   rp_table_provenance(r, d, &t, &t2);
   csv_keep(csv, n_csv, "provenance.csv", &t, 1);
   csv_keep(csv, n_csv, "checksums.csv", &t2, 1);
+  section_configurations(r, d);
   for (int i = 0; i < *n_csv; i++)
     if (csv[i].t.failed) return DC_ERROR(DC_ERR_NOMEM, "out of memory while composing %s", csv[i].name);
   return d->failed ? DC_ERROR(DC_ERR_NOMEM, "out of memory while composing the report") : DC_OK;
@@ -248,14 +368,14 @@ static enum dc_status write_all(struct rp_report *r) {
   char path[1400];
   enum dc_status st = csv ? rp_load(r) : DC_ERROR(DC_ERR_NOMEM, "out of memory for the CSV tables");
   if (st == DC_OK) st = compose(r, &doc, csv, &n_csv);
+  for (int i = 0; i < n_csv && st == DC_OK; i++) { /* first: the HTML embeds them */
+    snprintf(path, sizeof path, "%s/%s", r->dir, csv[i].name);
+    st = dc_text_write(&csv[i].t, path);
+  }
   if (st == DC_OK) st = rd_render_md(&doc, &md);
   if (st == DC_OK) st = rd_render_html(&doc, r->spec->title, r->dir, &html);
   if (st == DC_OK) snprintf(path, sizeof path, "%s/report.md", r->dir), st = dc_text_write(&md, path);
   if (st == DC_OK) snprintf(path, sizeof path, "%s/report.html", r->dir), st = dc_text_write(&html, path);
-  for (int i = 0; i < n_csv && st == DC_OK; i++) {
-    snprintf(path, sizeof path, "%s/%s", r->dir, csv[i].name);
-    st = dc_text_write(&csv[i].t, path);
-  }
   if (st == DC_OK) snprintf(path, sizeof path, "%s/report.json", r->dir), st = rp_write_json(r, path);
   for (int i = 0; csv && i < n_csv; i++) dc_text_free(&csv[i].t);
   free(csv);

@@ -8,7 +8,7 @@
 
 #include "report/report_internal.h"
 
-enum rd_kind { RD_HEADING, RD_PARA, RD_ITEM, RD_TABLE, RD_IMAGE };
+enum rd_kind { RD_HEADING, RD_PARA, RD_ITEM, RD_TABLE, RD_IMAGE, RD_LEGEND, RD_DETAILS };
 
 struct rd_block {
   enum rd_kind kind;
@@ -17,6 +17,8 @@ struct rd_block {
   char *path;  /* image */
   int ncols, ncells;
   char **cells; /* header first, then rows */
+  struct rd_swatch *swatches; /* legend */
+  int nswatches;
 };
 
 static char *vfmt(const char *fmt, va_list ap) {
@@ -126,6 +128,27 @@ void rd_image(struct rd_doc *d, const char *rel_path, const char *caption) {
   if (!b->path || !b->text) d->failed = 1;
 }
 
+void rd_legend(struct rd_doc *d, const char *title, int n, const struct rd_swatch *sw) {
+  struct rd_block *b = add(d, RD_LEGEND);
+  if (!b) return;
+  b->text = dup(title);
+  b->swatches = malloc((size_t)(n > 0 ? n : 1) * sizeof *sw);
+  if (!b->text || !b->swatches) {
+    d->failed = 1;
+    return;
+  }
+  memcpy(b->swatches, sw, (size_t)n * sizeof *sw);
+  b->nswatches = n;
+}
+
+void rd_details(struct rd_doc *d, const char *summary, const char *text) {
+  struct rd_block *b = add(d, RD_DETAILS);
+  if (!b) return;
+  b->text = dup(summary);
+  b->path = dup(text);
+  if (!b->text || !b->path) d->failed = 1;
+}
+
 void rd_free(struct rd_doc *d) {
   for (int i = 0; i < d->n; i++) {
     struct rd_block *b = &d->blocks[i];
@@ -133,6 +156,7 @@ void rd_free(struct rd_doc *d) {
     free(b->path);
     for (int c = 0; c < b->ncells; c++) free(b->cells[c]);
     free(b->cells);
+    free(b->swatches);
   }
   free(d->blocks);
   memset(d, 0, sizeof *d);
@@ -176,6 +200,30 @@ enum dc_status rd_render_md(const struct rd_doc *d, struct dc_text *t) {
       case RD_IMAGE:
         dc_text_printf(t, "![%s](%s)\n\n", b->text, b->path);
         break;
+      case RD_LEGEND:
+        dc_text_printf(t, "%s:", b->text);
+        for (int k = 0; k < b->nswatches; k++) {
+          const uint8_t *c = b->swatches[k].rgb;
+          dc_text_printf(t, "%s %s (#%02x%02x%02x)", k ? ";" : "", b->swatches[k].text, c[0], c[1], c[2]);
+        }
+        dc_text_puts(t, "\n\n");
+        break;
+      case RD_DETAILS: { /* GitHub and most renderers fold <details>; plain readers see a code block */
+        dc_text_puts(t, "<details><summary>");
+        dc_text_xml(t, b->text);
+        int fence = 3; /* longer than any run of backticks in the text */
+        for (const char *p = b->path; *p; p++) {
+          int run = 0;
+          while (p[run] == '`') run++;
+          if (run >= fence) fence = run + 1;
+          if (run) p += run - 1;
+        }
+        dc_text_printf(t, "</summary>\n\n%.*s\n%s", fence, "``````````````````````````", b->path);
+        size_t len = strlen(b->path);
+        dc_text_printf(t, "%s%.*s\n\n</details>\n\n", len && b->path[len - 1] == '\n' ? "" : "\n", fence,
+                       "``````````````````````````");
+        break;
+      }
     }
   }
   return t->failed ? DC_ERROR(DC_ERR_NOMEM, "out of memory while writing report.md") : DC_OK;
@@ -191,7 +239,12 @@ static const char *css =
     "tr:nth-child(even) td{background:#fafafa}\n"
     "p.csv{font-size:0.8em;color:#666;margin-top:0}\n"
     "figure{display:inline-block;margin:0.5em 1em 1em 0;vertical-align:top}\n"
-    "figure img{image-rendering:pixelated;max-width:100%}figcaption{font-size:0.85em;color:#555}\n";
+    "figure img{image-rendering:pixelated;max-width:100%}figcaption{font-size:0.85em;color:#555}\n"
+    "div.legend{font-size:0.85em;margin:0 0 1em 0;max-width:100%}div.legend b{margin-right:0.6em}\n"
+    "div.legend span{display:inline-block;margin:0.1em 1em 0.1em 0;white-space:nowrap}\n"
+    "div.legend i{display:inline-block;width:0.9em;height:0.9em;border:1px solid #333;vertical-align:-0.1em;"
+    "margin-right:0.3em}\n"
+    "details{margin:0.3em 0}details pre{background:#f6f6f6;padding:0.5em;overflow-x:auto;font-size:0.8em}\n";
 
 static enum dc_status html_image(struct dc_text *t, const struct rd_block *b, const char *base_dir) {
   char path[1400];
@@ -214,6 +267,25 @@ static enum dc_status html_image(struct dc_text *t, const struct rd_block *b, co
   dc_text_puts(t, "<figcaption>");
   dc_text_xml(t, b->text);
   dc_text_puts(t, "</figcaption></figure>\n");
+  free(data);
+  return DC_OK;
+}
+
+/* The table's CSV inside the page (a data URI with its file name to save as), so the link
+ * works wherever report.html goes; the file beside it is the same text. */
+static enum dc_status html_csv_link(struct dc_text *t, const char *name, const char *base_dir) {
+  char path[1400], *data;
+  size_t n;
+  snprintf(path, sizeof path, "%s/%s", base_dir, name);
+  DC_TRY(dc_file_read_all(path, &data, &n));
+  const char *slash = strrchr(name, '/');
+  dc_text_puts(t, "<p class=\"csv\">CSV: <a download=\"");
+  dc_text_xml(t, slash ? slash + 1 : name);
+  dc_text_puts(t, "\" href=\"data:text/csv;charset=utf-8;base64,");
+  dc_text_base64(t, (const unsigned char *)data, n);
+  dc_text_puts(t, "\">");
+  dc_text_xml(t, name);
+  dc_text_puts(t, "</a> (embedded; also beside this page)</p>\n");
   free(data);
   return DC_OK;
 }
@@ -254,16 +326,29 @@ enum dc_status rd_render_html(const struct rd_doc *d, const char *title, const c
           if (c % b->ncols == b->ncols - 1) dc_text_puts(t, "</tr>\n");
         }
         dc_text_puts(t, "</table>\n");
-        if (b->text[0]) {
-          dc_text_puts(t, "<p class=\"csv\">CSV: <a href=\"");
-          dc_text_xml(t, b->text);
-          dc_text_puts(t, "\">");
-          dc_text_xml(t, b->text);
-          dc_text_puts(t, "</a></p>\n");
-        }
+        if (b->text[0]) DC_TRY(html_csv_link(t, b->text, base_dir));
         break;
       case RD_IMAGE:
         DC_TRY(html_image(t, b, base_dir));
+        break;
+      case RD_LEGEND:
+        dc_text_puts(t, "<div class=\"legend\"><b>");
+        dc_text_xml(t, b->text);
+        dc_text_puts(t, "</b>");
+        for (int k = 0; k < b->nswatches; k++) {
+          const uint8_t *c = b->swatches[k].rgb;
+          dc_text_printf(t, "<span><i style=\"background:#%02x%02x%02x\"></i>", c[0], c[1], c[2]);
+          dc_text_xml(t, b->swatches[k].text);
+          dc_text_puts(t, "</span>");
+        }
+        dc_text_puts(t, "</div>\n");
+        break;
+      case RD_DETAILS:
+        dc_text_puts(t, "<details><summary>");
+        dc_text_xml(t, b->text);
+        dc_text_puts(t, "</summary><pre>");
+        dc_text_xml(t, b->path);
+        dc_text_puts(t, "</pre></details>\n");
         break;
     }
   }

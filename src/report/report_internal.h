@@ -42,7 +42,7 @@ struct rp_cell { /* one dataset entry x shot setting */
   struct rp_stat oa, aa, kappa, accuracy, auc, sensitivity, specificity, finetune_s, evaluate_s, best_epoch;
   struct rp_stat per_class[DC_RESULT_MAX_CLASSES];
   int map_run;            /* the run whose maps were drawn; -1 none */
-  char maps[3][160];      /* relative paths of the prediction, truth, error PNGs; "" none */
+  char maps[3][160];      /* relative paths of the prediction and error PNGs ([1], the truth, is the entry's); "" none */
   char confusion_svg[160]; /* relative path of the confusion heat map; "" none */
   int n_epochs;           /* longest curve */
   struct rp_stat *loss, *val_acc; /* (n_epochs) per epoch over the runs that reached it */
@@ -54,6 +54,9 @@ struct rp_entry {
   const char *paper;   /* ds->paper_key or ds->name */
   struct rp_cell cells[DC_REPORT_MAX_SHOTS];
   char pretrain_svg[160], finetune_svg[160], val_acc_svg[160]; /* relative; "" none */
+  char truth_png[160], scene_png[160]; /* the ground truth and the false-colour composite, once per entry */
+  int scene_over;                      /* 1 when the cells' maps are drawn over the composite */
+  char *config_text;                   /* the entry's resolved configuration (<bench>/<entry>/config.cfg); NULL none */
   char pretrain_note[320]; /* why there is no pretraining curve */
   int pretrain_records;
 };
@@ -80,6 +83,11 @@ enum dc_status rp_write_json(const struct rp_report *r, const char *path);
 int rp_paper_classes(const char *key, int shots, double *oa, double *aa, double *kappa);
 int rp_paper_binary(const char *key, double *acc, double *auc, double *se, double *sp);
 int rp_paper_study(const char *key, const char *study, double *oa);
+/* The paper's Table 1 figures for a cell, only when its runs follow the paper's protocol
+ * (a main entry, task classes, protocol few_shot, a figure for that dataset and shots). */
+int rp_paper_comparable(const struct rp_entry *e, const struct rp_cell *c, double *oa, double *aa, double *kappa);
+/* The cell's chance levels (fractions) from its test samples per class; 0 when none. */
+int rp_chance(const struct rp_cell *c, double *uniform, double *majority, int *majority_class);
 
 /* report_tables.c: the sections with tables; each fills its CSV text beside the document.
  * The optional ones return 0 (adding nothing) when no entry belongs in them. */
@@ -104,8 +112,17 @@ void rd_item(struct rd_doc *d, const char *fmt, ...) __attribute__((format(print
 void rd_table(struct rd_doc *d, const char *csv_name, int ncols, const char *const *header);
 void rd_cell(struct rd_doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rd_image(struct rd_doc *d, const char *rel_path, const char *caption);
+/* A colour legend (HTML: swatches; Markdown: the colours as hex codes). */
+struct rd_swatch {
+  uint8_t rgb[3];
+  char text[96];
+};
+void rd_legend(struct rd_doc *d, const char *title, int n, const struct rd_swatch *sw);
+/* A collapsible block of preformatted text (HTML and Markdown: <details>). */
+void rd_details(struct rd_doc *d, const char *summary, const char *text);
 void rd_free(struct rd_doc *d);
-/* Images are read from base_dir (PNG: base64 data URI, SVG: inline). */
+/* Images and tables' CSV files are read from base_dir (PNG and CSV: base64 data URIs, SVG:
+ * inline), so the CSVs must be written before the HTML is rendered. */
 enum dc_status rd_render_md(const struct rd_doc *d, struct dc_text *out);
 enum dc_status rd_render_html(const struct rd_doc *d, const char *title, const char *base_dir, struct dc_text *out);
 

@@ -52,6 +52,8 @@ static void curve(struct dc_text *t, const char *k, const struct rp_stat *s, int
 static void cell_json(struct dc_text *t, const struct rp_entry *e, const struct rp_cell *c) {
   dc_text_printf(t, "{\"shots\": %d, \"runs_expected\": %d, \"runs_found\": %d, ", c->shots, c->n_runs, c->n_found);
   kv_str(t, "task", c->task, 1);
+  kv_str(t, "protocol", c->protocol, 1);
+  kv_str(t, "target", c->target, 1);
   dc_text_printf(t, "\"n_classes\": %d, ", c->n_classes);
   stat(t, "oa", c->oa, 1);
   stat(t, "aa", c->aa, 1);
@@ -68,26 +70,44 @@ static void cell_json(struct dc_text *t, const struct rp_entry *e, const struct 
   stat(t, "finetune_s", c->finetune_s, 1);
   stat(t, "evaluate_s", c->evaluate_s, 1);
   stat(t, "best_epoch", c->best_epoch, 1);
-  double oa, aa, kappa, acc, auc, se, sp;
-  key(t, "paper");
-  if (e->ds->study[0] && rp_paper_study(e->paper, e->ds->study, &oa)) {
-    dc_text_puts(t, "{");
-    kv_num(t, "oa", oa, 0);
-    dc_text_puts(t, "}, ");
-  } else if (!e->ds->study[0] && rp_paper_classes(e->paper, c->shots, &oa, &aa, &kappa) &&
-             strcmp(c->task, "binary") != 0) {
+  double oa, aa, kappa, uniform, majority;
+  int mk;
+  key(t, "paper"); /* only beside runs of the paper's protocol (report.md says why otherwise) */
+  if (rp_paper_comparable(e, c, &oa, &aa, &kappa)) {
     dc_text_puts(t, "{");
     kv_num(t, "oa", oa, 1);
     kv_num(t, "aa", aa, 1);
     kv_num(t, "kappa", kappa, 0);
     dc_text_puts(t, "}, ");
-  } else if (strcmp(c->task, "binary") == 0 && rp_paper_binary(e->paper, &acc, &auc, &se, &sp)) {
+  } else {
+    dc_text_puts(t, "null, ");
+  }
+  key(t, "chance");
+  if (strcmp(c->task, "classes") == 0 && c->n_found && rp_chance(c, &uniform, &majority, &mk)) {
     dc_text_puts(t, "{");
-    kv_num(t, "accuracy", acc, 1);
-    kv_num(t, "auc", auc, 1);
-    kv_num(t, "sensitivity", se, 1);
-    kv_num(t, "specificity", sp, 0);
+    kv_num(t, "uniform_oa", uniform, 1);
+    kv_num(t, "majority_oa", majority, 1);
+    kv_str(t, "majority_class", c->class_names[mk], 0);
     dc_text_puts(t, "}, ");
+  } else {
+    dc_text_puts(t, "null, ");
+  }
+  key(t, "test_per_class");
+  dc_text_puts(t, "[");
+  for (int k = 0; k < c->n_classes; k++) {
+    if (k) dc_text_puts(t, ", ");
+    dc_text_json_num(t, c->n_found ? c->test_per_class[k] : NAN);
+  }
+  dc_text_puts(t, "], ");
+  key(t, "confusion");
+  if (c->confusion) {
+    dc_text_puts(t, "[");
+    for (int a = 0; a < c->n_classes; a++) {
+      dc_text_puts(t, a ? ", [" : "[");
+      for (int b = 0; b < c->n_classes; b++) dc_text_printf(t, "%s%lld", b ? ", " : "", (long long)c->confusion[a * c->n_classes + b]);
+      dc_text_puts(t, "]");
+    }
+    dc_text_puts(t, "], ");
   } else {
     dc_text_puts(t, "null, ");
   }
@@ -131,8 +151,8 @@ static void cell_json(struct dc_text *t, const struct rp_entry *e, const struct 
   key(t, "maps");
   dc_text_printf(t, "{\"run\": %d, ", c->map_run);
   kv_str(t, "prediction", c->maps[0], 1);
-  kv_str(t, "truth", c->maps[1], 1);
-  kv_str(t, "errors", c->maps[2], 0);
+  kv_str(t, "errors", c->maps[2], 1);
+  kv_str(t, "confusion", c->confusion_svg, 0);
   dc_text_puts(t, "}, ");
   curve(t, "finetune_loss", c->loss, c->n_epochs);
   dc_text_puts(t, ", ");
@@ -152,6 +172,7 @@ enum dc_status rp_write_json(const struct rp_report *r, const char *path) {
   kv_str(&t, "git_commit", sp->git_commit, 1);
   kv_str(&t, "config_sha256", sp->config_sha256, 1);
   kv_str(&t, "hardware", sp->hardware, 1);
+  kv_str(&t, "build", sp->build, 1);
   kv_str(&t, "created_utc", sp->created_utc, 1);
   kv_str(&t, "bench_dir", sp->bench_dir, 1);
   dc_text_printf(&t, "\"ranks\": %d},\n  \"shots\": [", sp->ranks);
@@ -180,6 +201,8 @@ enum dc_status rp_write_json(const struct rp_report *r, const char *path) {
     dc_text_printf(&t, "\"pretrain_records\": %d, ", e->pretrain_records);
     kv_str(&t, "finetune_loss_curve", e->finetune_svg, 1);
     kv_str(&t, "val_acc_curve", e->val_acc_svg, 1);
+    kv_str(&t, "truth_map", e->truth_png, 1);
+    kv_str(&t, "scene_map", e->scene_png, 1);
     key(&t, "cells");
     dc_text_puts(&t, "[");
     for (int s = 0; !e->ds->skipped && s < sp->n_shots; s++) {

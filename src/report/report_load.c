@@ -45,17 +45,31 @@ static enum dc_status problem(struct rp_cell *c, const char *fmt, ...) {
   return DC_OK;
 }
 
-static enum dc_status draw_maps(struct rp_report *r, const struct rp_entry *e, struct rp_cell *c,
-                                const struct dc_result *res) {
-  static const char *const kinds[3] = {"prediction", "truth", "errors"};
-  int have[3] = {res->prediction != NULL, res->truth != NULL, res->prediction && res->truth && res->test_mask};
+/* The first readable run's maps: the entry's ground truth and scene composite once (from the
+ * first cell with a map), each cell's prediction and errors, over the composite when the
+ * result holds one. */
+static enum dc_status draw_maps(struct rp_report *r, struct rp_entry *e, struct rp_cell *c, const struct dc_result *res) {
+  char path[1400];
+  const uint8_t *base = NULL; /* the result's false-colour composite (none yet) */
+  int first = !e->truth_png[0] && !e->scene_png[0];
   c->map_run = res->run;
-  for (int k = 0; k < 3; k++) {
-    if (!have[k]) continue;
-    char path[1400];
+  if (first && base) {
+    snprintf(e->scene_png, sizeof e->scene_png, "maps/%s_scene.png", e->ds->name);
+    snprintf(path, sizeof path, "%s/%s", r->dir, e->scene_png);
+    DC_TRY(dc_map_png_write(path, res, DC_MAP_SCENE, r->spec->map_scale, base));
+    e->scene_over = 1;
+  }
+  if (first && res->truth) {
+    snprintf(e->truth_png, sizeof e->truth_png, "maps/%s_truth.png", e->ds->name);
+    snprintf(path, sizeof path, "%s/%s", r->dir, e->truth_png);
+    DC_TRY(dc_map_png_write(path, res, DC_MAP_TRUTH, r->spec->map_scale, NULL));
+  }
+  static const char *const kinds[3] = {"prediction", "", "errors"};
+  for (int k = 0; k < 3; k += 2) {
+    if (k == 0 ? !res->prediction : !(res->prediction && res->truth && res->test_mask)) continue;
     snprintf(c->maps[k], sizeof c->maps[k], "maps/%s_shots%d_%s.png", e->ds->name, c->shots, kinds[k]);
     snprintf(path, sizeof path, "%s/%s", r->dir, c->maps[k]);
-    DC_TRY(dc_map_png_write(path, res, (enum dc_map_kind)k, r->spec->map_scale, 1));
+    DC_TRY(dc_map_png_write(path, res, (enum dc_map_kind)k, r->spec->map_scale, e->scene_over ? base : NULL));
   }
   return DC_OK;
 }
@@ -306,6 +320,10 @@ enum dc_status rp_load(struct rp_report *r) {
         DC_TRY(dc_svg_confusion_write(path, title, c->n_classes, names, c->confusion));
       }
     }
+    char cfg[1400];
+    size_t n;
+    snprintf(cfg, sizeof cfg, "%s/%s/config.cfg", sp->bench_dir, e->ds->name);
+    if (access(cfg, F_OK) == 0 && dc_file_read_all(cfg, &e->config_text, &n) != DC_OK) e->config_text = NULL;
     DC_TRY(finetune_plot(r, e, 0, e->finetune_svg, sizeof e->finetune_svg));
     DC_TRY(finetune_plot(r, e, 1, e->val_acc_svg, sizeof e->val_acc_svg));
     DC_TRY(pretrain_plot(r, e));
@@ -314,6 +332,7 @@ enum dc_status rp_load(struct rp_report *r) {
 }
 
 void rp_free(struct rp_report *r) {
+  for (int d = 0; d < r->n_entries; d++) free(r->entries[d].config_text);
   for (int d = 0; d < r->n_entries; d++)
     for (int s = 0; s < DC_REPORT_MAX_SHOTS; s++) {
       struct rp_cell *c = &r->entries[d].cells[s];

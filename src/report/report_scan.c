@@ -27,6 +27,7 @@ enum dc_status dc_report_info_write(const struct dc_report_spec *sp) {
   put_kv(&t, "", "git_commit", sp->git_commit);
   put_kv(&t, "", "config_sha256", sp->config_sha256);
   put_kv(&t, "", "hardware", sp->hardware);
+  put_kv(&t, "", "build", sp->build);
   put_kv(&t, "", "program_version", sp->program_version);
   dc_text_printf(&t, "ranks = %d\nruns = %d\nmap_scale = %d\nshots =", sp->ranks, sp->n_runs, sp->map_scale);
   for (int s = 0; s < sp->n_shots; s++) dc_text_printf(&t, " %d", sp->shots[s]);
@@ -122,6 +123,8 @@ static enum dc_status read_info(const char *path, struct dc_report_spec *sp) {
       snprintf(sp->config_sha256, sizeof sp->config_sha256, "%s", val);
     } else if (strcmp(key, "hardware") == 0) {
       snprintf(sp->hardware, sizeof sp->hardware, "%s", val);
+    } else if (strcmp(key, "build") == 0) {
+      snprintf(sp->build, sizeof sp->build, "%s", val);
     } else if (strcmp(key, "program_version") == 0) {
       snprintf(sp->program_version, sizeof sp->program_version, "%s", val);
     } else if (strcmp(key, "ranks") == 0) {

@@ -18,6 +18,9 @@
 #include "diffclip/report/report.h"
 #include "diffclip/io/result.h"
 #include "diffclip/io/checkpoint.h"
+#include "diffclip/io/h5util.h"
+#include "diffclip/backend/backend.h"
+#include "diffclip/dist/dist.h"
 
 #define DC_BENCH_MAX_RUNS 64 /* pretraining runs per entry with bench.pretrain = "per_run" */
 
@@ -61,6 +64,22 @@ static void host_description(char *out, size_t cap, int ranks) {
   gethostname(host, sizeof host - 1);
   snprintf(out, cap, "%s, %ld cores, host %s, %d MPI rank(s), CPU backend", model, sysconf(_SC_NPROCESSORS_ONLN), host,
            ranks);
+}
+
+/* The program's build: compiler, BLAS, MPI, HDF5, CUDA (report provenance). */
+static void build_description(char *out, size_t cap) {
+  char be[256], dist[200], h5[64];
+  dc_backend_library_info(be, sizeof be);
+  dc_dist_library_info(dist, sizeof dist);
+  dc_h5_library_info(h5, sizeof h5);
+#if defined(__clang__)
+  const char *cc = "Clang " __clang_version__;
+#elif defined(__GNUC__)
+  const char *cc = "GCC " __VERSION__;
+#else
+  const char *cc = "(unknown)";
+#endif
+  snprintf(out, cap, "diffclip %s (%s), C compiler %s; %s; %s; %s", DIFFCLIP_VERSION, DIFFCLIP_GIT_COMMIT, cc, be, dist, h5);
 }
 
 /* A missing scene whose raw files are there (data.raw_dir, data.manifest) is prepared by
@@ -238,6 +257,7 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
   snprintf(spec->git_commit, sizeof spec->git_commit, "%s", DIFFCLIP_GIT_COMMIT);
   DC_TRY(dc_config_sha256(&base, spec->config_sha256));
   host_description(spec->hardware, sizeof spec->hardware, d->size);
+  build_description(spec->build, sizeof spec->build);
   if (d->rank == 0 && dc_mkdir_p(b->out_dir) != 0)
     dc_log(DC_LOG_WARN, "cannot create %s: %s", b->out_dir, strerror(errno));
   double t_all = dc_now_s();
@@ -308,6 +328,12 @@ enum dc_status dc_bench_run(const struct dc_dist *d, const char *config_file, co
                b->datasets.n - i - 1 == 1 ? "y" : "ies");
     }
     dc_log(DC_LOG_INFO, "bench: %s (%d of %d; elapsed %s, %s)", name, i + 1, b->datasets.n, elapsed, left);
+    if (d->rank == 0) { /* the entry's resolved configuration, for the report */
+      char path[1300];
+      snprintf(path, sizeof path, "%s/config.cfg", dir);
+      if (dc_mkdir_p(dir) != 0 || dc_config_write_resolved(&c, path) != DC_OK)
+        dc_log(DC_LOG_WARN, "bench: %s not written: the report will lack %s's configuration", path, name);
+    }
     double t_entry = dc_now_s();
     st = dc_dist_agree(d, run_entry(d, &c, dir, spec, t_all, exit_code));
     t_entries += dc_now_s() - t_entry, n_entries_run++;

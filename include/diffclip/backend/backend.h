@@ -59,5 +59,10 @@ enum dc_status dc_backend_get(const char *name, const struct dc_backend **out);
  * dc_dist_init sets it from the rank's place on its node. Default 0. */
 void dc_backend_set_local_rank(int local_rank);
 int dc_backend_local_rank(void);
+/* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>; CUDA
+ * runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or "; CUDA not in this build". */
+void dc_backend_library_info(char *out, size_t cap);
+/* The CUDA part of dc_backend_library_info (cuda/ or nocuda/). */
+void dc_backend_cuda_library_info(char *out, size_t cap);
 
 #endif

@@ -18,6 +18,8 @@ struct dc_dist {
 
 enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv);
 void dc_dist_finalize(struct dc_dist *d);
+/* The MPI library (the first line of MPI_Get_library_version) and NCCL, for provenance. */
+void dc_dist_library_info(char *out, size_t cap);
 /* Averages n floats of backend memory over all ranks, in place: MPI on host memory; for
  * GPU memory NCCL when built and every rank has a GPU of its own, else staged through
  * host memory and MPI. An NCCL failure or timeout is returned (the caller aborts every

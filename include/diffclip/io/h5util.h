@@ -24,6 +24,8 @@ struct dc_h5_array {
 
 /* Opens `path` read-only with the default (serial) driver. */
 enum dc_status dc_h5_open_read(const char *path, hid_t *file);
+/* "HDF5 X.Y.Z (parallel)" or "(serial)": the library linked, for provenance. */
+void dc_h5_library_info(char *out, size_t cap);
 int dc_h5_exists(hid_t file, const char *object);
 /* Reads a dataset converted to double (as_int = 0) or int64 (as_int = 1). */
 enum dc_status dc_h5_read(hid_t file, const char *dataset, int as_int, struct dc_h5_array *out);

@@ -54,6 +54,7 @@ struct dc_report_spec {
   char git_commit[64];
   char config_sha256[65];
   char hardware[256];
+  char build[768];       /* compiler, BLAS, MPI, HDF5, CUDA of the program that ran the bench */
   char program_version[32];
   char created_utc[32];
   int ranks;

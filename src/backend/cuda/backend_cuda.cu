@@ -152,6 +152,20 @@ extern "C" int dc_backend_cuda_device_count(void) {
   return n;
 }
 
+extern "C" void dc_backend_cuda_library_info(char *out, size_t cap) {
+  int rt = 0, drv = 0, major = 0, minor = 0, patch = 0;
+  cudaRuntimeGetVersion(&rt);
+  if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+  cudaGetLastError();
+  cublasGetProperty(MAJOR_VERSION, &major);
+  cublasGetProperty(MINOR_VERSION, &minor);
+  cublasGetProperty(PATCH_LEVEL, &patch);
+  char driver[64] = "no driver";
+  if (drv) snprintf(driver, sizeof driver, "driver %d.%d", drv / 1000, drv % 1000 / 10);
+  snprintf(out, cap, "CUDA runtime %d.%d (built with %d.%d, %s), cuBLAS %d.%d.%d", rt / 1000, rt % 1000 / 10,
+           CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10, driver, major, minor, patch);
+}
+
 extern "C" int dc_backend_cuda_available(void) { return dc_backend_cuda_device_count() > 0; }
 
 static enum dc_status init_context(void) {

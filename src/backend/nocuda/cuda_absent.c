@@ -3,6 +3,8 @@
  * GPU gets a clear answer rather than a link error, and "auto" falls back to the CPU. */
 #include "diffclip/backend/backend.h"
 
+#include <stdio.h>
+
 int dc_backend_cuda_available(void) { return 0; }
 int dc_backend_cuda_device_count(void) { return 0; }
 
@@ -13,3 +15,5 @@ enum dc_status dc_backend_cuda(int exact, const struct dc_backend **out) {
                   "backend 'cuda' is not in this build: configure with -DDIFFCLIP_CUDA=ON on a machine with the "
                   "CUDA Toolkit (nvcc), or use --backend cpu");
 }
+
+void dc_backend_cuda_library_info(char *out, size_t cap) { snprintf(out, cap, "CUDA not in this build"); }

@@ -158,3 +158,11 @@ void dc_nccl_free(struct dc_nccl *nc) {
   }
   free(nc);
 }
+
+void dc_nccl_version(char *out, size_t cap) {
+  int v = 0;
+  if (ncclGetVersion(&v) == ncclSuccess)
+    snprintf(out, cap, "NCCL %d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+  else
+    snprintf(out, cap, "NCCL (version unknown)");
+}

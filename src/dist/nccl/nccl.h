@@ -15,6 +15,8 @@ enum dc_status dc_nccl_create(struct dc_nccl **out);
  * DIFFCLIP_NCCL=0, or ranks sharing a GPU, which NCCL refuses): every rank gets the same
  * answer and the caller stages through host memory. */
 enum dc_status dc_nccl_allreduce_mean(const struct dc_dist *d, struct dc_nccl *nc, float *x, size_t n, int *done);
+/* "NCCL X.Y.Z" or "NCCL not in this build", for provenance. */
+void dc_nccl_version(char *out, size_t cap);
 /* Destroys the communicator (before MPI_Finalize). */
 void dc_nccl_free(struct dc_nccl *nc);
 

@@ -2,6 +2,8 @@
  * host memory and averaged with MPI by the caller (src/dist/dist.c). */
 #include "dist/nccl/nccl.h"
 
+#include <stdio.h>
+
 enum dc_status dc_nccl_create(struct dc_nccl **out) {
   *out = NULL;
   return DC_OK;
@@ -14,3 +16,5 @@ enum dc_status dc_nccl_allreduce_mean(const struct dc_dist *d, struct dc_nccl *n
 }
 
 void dc_nccl_free(struct dc_nccl *nc) { (void)nc; }
+
+void dc_nccl_version(char *out, size_t cap) { snprintf(out, cap, "NCCL not in this build"); }
