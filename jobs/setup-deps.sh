@@ -9,7 +9,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libconfig-dev libmatio-dev libopenblas-openmp-dev libpng-dev zlib1g-dev
-  libgdal-dev
+  libgdal-dev libtiff-dev libgeotiff-dev gdal-bin
 )
 
 missing=()

@@ -311,6 +311,50 @@ int main(void) {
   expect(dc_scene_read(junk, &r, 0) != DC_OK, "a file that is not HDF5 refused");
   remove(junk);
 
+  /* the optional georeference and wavelengths: absent above (has_geo 0, no CRS, no
+   * wavelengths after reading a scene without them), kept when present */
+  expect(dc_scene_read(path, &r, 0) == DC_OK && !r.has_geo && !r.crs_wkt && !r.wavelengths[0],
+         "a scene without georeference reads with has_geo = 0, no CRS and no wavelengths");
+  int rgb[3];
+  expect(dc_scene_rgb_bands(&r, 0, rgb) == 0 && rgb[0] == 4 && rgb[1] == 2 && rgb[2] == 0,
+         "without wavelengths the composite bands are spread: 5/6, 1/2, 1/6 of 5 bands = 4, 2, 0");
+  expect(dc_scene_rgb_bands(&r, 1, rgb) == 0 && rgb[0] == 1 && rgb[1] == 1 && rgb[2] == 0, "2 bands: 1, 1, 0");
+  expect(dc_scene_rgb_bands(&r, 2, rgb) == -1, "a modality the scene lacks: -1");
+  dc_scene_free(&r);
+  struct dc_scene g = s;
+  g.has_geo = 1;
+  const double gt[6] = {271460.0, 2.5, 0, 3290891.0, 0, -2.5};
+  memcpy(g.geotransform, gt, sizeof gt);
+  g.crs_wkt = dup_s("PROJCS[\"WGS 84 / UTM zone 15N\",AUTHORITY[\"EPSG\",\"32615\"]]");
+  double wl[5] = {0.46, 0.55, NAN, 0.64, 0.86};
+  g.wavelengths[0] = wl;
+  snprintf(g.wavelength_units[0], sizeof g.wavelength_units[0], "Micrometers");
+  char gpath[160];
+  snprintf(gpath, sizeof gpath, "%s/geo.h5", dir);
+  expect(dc_scene_write(gpath, &g) == DC_OK && dc_scene_read(gpath, &r, 0) == DC_OK, "a georeferenced scene written and read");
+  expect(r.has_geo && memcmp(r.geotransform, gt, sizeof gt) == 0 && same_str(r.crs_wkt, g.crs_wkt),
+         "geotransform and CRS read back");
+  expect(r.wavelengths[0] && r.wavelengths[0][0] == 0.46 && isnan(r.wavelengths[0][2]) && r.wavelengths[0][4] == 0.86 &&
+             !r.wavelengths[1] && same_str(r.wavelength_units[0], "Micrometers"),
+         "wavelengths (one unknown band) and their unit read back; the LiDAR has none");
+  expect(dc_scene_rgb_bands(&r, 0, rgb) == 1 && rgb[0] == 3 && rgb[1] == 1 && rgb[2] == 0,
+         "by wavelength in micrometres: 0.64, 0.55, 0.46 um are bands 3, 1, 0");
+  dc_scene_free(&r);
+  double nm[5] = {400, 470, 560, 650, 900};
+  g.wavelengths[0] = nm;
+  snprintf(g.wavelength_units[0], sizeof g.wavelength_units[0], "nm");
+  int rgb_nm = dc_scene_rgb_bands(&g, 0, rgb);
+  expect(rgb_nm == 1 && rgb[0] == 3 && rgb[1] == 2 && rgb[2] == 1, "by wavelength in nanometres: 650, 560, 470");
+  g.wavelength_units[0][0] = '\0';
+  expect(dc_scene_rgb_bands(&g, 0, rgb) == 1 && rgb[0] == 3, "no unit, values above 100: nanometres");
+  g.geotransform[1] = 0, g.geotransform[2] = 0;
+  expect(dc_scene_write(gpath, &g) != DC_OK, "a geotransform with a zero pixel size is refused");
+  g.geotransform[1] = 2.5;
+  nm[1] = -3;
+  expect(dc_scene_write(gpath, &g) != DC_OK, "a negative wavelength is refused");
+  free(g.crs_wkt);
+  remove(gpath);
+
   dc_scene_free(&s);
   remove(path);
   rmdir(dir);

@@ -15,6 +15,7 @@
 
 #include "diffclip/io/h5util.h"
 #include "diffclip/data/scene.h"
+#include "scene_geo.h"
 
 #ifndef DIFFCLIP_VERSION
 #define DIFFCLIP_VERSION "unknown"
@@ -124,11 +125,13 @@ static enum dc_status write_contents(hid_t file, const char *path, const struct 
   DC_TRY(dc_h5_put_attr_str(file, "program_version", DIFFCLIP_VERSION, path));
   DC_TRY(dc_h5_put_attr_str(file, "created_utc", stamp, path));
   for (int m = 0; m < s->n_modalities; m++) DC_TRY(write_modality(file, path, s, m));
-  return write_groups(file, path, s);
+  DC_TRY(write_groups(file, path, s));
+  return dc_scene_geo_write(file, path, s);
 }
 
 enum dc_status dc_scene_write(const char *path, const struct dc_scene *s) {
   DC_TRY(dc_scene_validate(s, path));
+  DC_TRY(dc_scene_geo_validate(s, path));
   /* statistics missing from the caller's scene are computed on a shallow copy */
   struct dc_scene copy = *s;
   int own_stats = 0;
@@ -325,7 +328,8 @@ static enum dc_status read_contents(hid_t file, const char *path, struct dc_scen
   s->files = calloc((size_t)n + 1, sizeof *s->files);
   if (!s->files) return DC_ERROR(DC_ERR_NOMEM, "%s: no memory for /provenance/files", path);
   s->n_files = (int)n;
-  return get_strings(file, path, "/provenance/files", (int)n, s->files);
+  DC_TRY(get_strings(file, path, "/provenance/files", (int)n, s->files));
+  return dc_scene_geo_read(file, path, s);
 }
 
 enum dc_status dc_scene_read(const char *path, struct dc_scene *s, int with_cubes) {

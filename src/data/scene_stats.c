@@ -193,7 +193,9 @@ void dc_scene_free(struct dc_scene *s) {
     free(st->std);
     free(st->p02);
     free(st->p98);
+    free(s->wavelengths[m]);
   }
+  free(s->crs_wkt);
   free(s->train);
   free(s->test);
   for (int k = 0; k < DC_SCENE_MAX_CLASSES; k++) {

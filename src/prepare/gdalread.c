@@ -3,13 +3,16 @@
  * straight into its channel of the (H, W, C) array (pixel stride C), so there is no
  * second copy. Label rasters are read as float64 and checked to be whole numbers. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cpl_error.h>
+#include <cpl_string.h>
 #include <gdal.h>
+#include <ogr_srs_api.h>
 
 #include "prepare/readers.h"
 
@@ -80,4 +83,81 @@ enum dc_status dc_gdal_read(const char *path, enum dc_elem want, struct dc_array
   GDALClose(ds);
   if (st != DC_OK) dc_array_free(out);
   return st;
+}
+
+/* The CRS as WKT with its EPSG code identified where GDAL can (an ENVI `map info` UTM zone
+ * comes without one), so a GeoTIFF writer without PROJ can still name it by code. */
+static char *crs_text(const char *wkt) {
+  OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+  char *in = (char *)wkt, *out = NULL;
+  if (srs && OSRImportFromWkt(srs, &in) == OGRERR_NONE) {
+    if (!OSRGetAuthorityCode(srs, NULL)) OSRAutoIdentifyEPSG(srs);
+    char *text = NULL;
+    if (OSRExportToWkt(srs, &text) == OGRERR_NONE && text) out = strdup(text);
+    CPLFree(text);
+  }
+  if (srs) OSRDestroySpatialReference(srs);
+  return out ? out : strdup(wkt);
+}
+
+/* A band's centre wavelength from its metadata ("wavelength", as GDAL's ENVI driver and the
+ * GeoTIFFs made from ENVI files say it; "WAVELENGTH"; "CENTRAL_WAVELENGTH_UM" in the
+ * IMAGERY domain, micrometres), NaN when none or not a number. */
+static double band_wavelength(GDALRasterBandH b, char *units, size_t cap) {
+  static const char *const keys[] = {"wavelength", "WAVELENGTH", "Wavelength"};
+  for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+    const char *v = GDALGetMetadataItem(b, keys[k], NULL);
+    char *end;
+    double w = v ? strtod(v, &end) : NAN;
+    if (v && end != v && w > 0) {
+      const char *u = GDALGetMetadataItem(b, "wavelength_units", NULL);
+      if (u && !units[0]) snprintf(units, cap, "%s", u);
+      return w;
+    }
+  }
+  const char *v = GDALGetMetadataItem(b, "CENTRAL_WAVELENGTH_UM", "IMAGERY");
+  char *end;
+  double w = v ? strtod(v, &end) : NAN;
+  if (v && end != v && w > 0) {
+    if (!units[0]) snprintf(units, cap, "um");
+    return w;
+  }
+  return NAN;
+}
+
+enum dc_status dc_gdal_read_geo(const char *path, struct dc_raster_geo *out) {
+  memset(out, 0, sizeof *out);
+  CPLErrorReset();
+  GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+  if (!ds) return DC_ERROR(DC_ERR_IO, "%s: not a raster GDAL can read [gdal: %s]", path, last_msg());
+  enum dc_status st = DC_OK;
+  out->has_geo = GDALGetGeoTransform(ds, out->gt) == CE_None;
+  const char *wkt = GDALGetProjectionRef(ds);
+  if (wkt && wkt[0] && !(out->wkt = crs_text(wkt))) st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for its CRS", path);
+  out->bands = GDALGetRasterCount(ds);
+  const char *du = GDALGetMetadataItem(ds, "wavelength_units", NULL);
+  if (!du) du = GDALGetMetadataItem(ds, "wavelength_units", "ENVI");
+  char units[32] = "";
+  if (du) snprintf(units, sizeof units, "%s", du);
+  int known = 0;
+  if (st == DC_OK && out->bands > 0 && !(out->wavelength = malloc((size_t)out->bands * sizeof(double))))
+    st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for its wavelengths", path);
+  for (int b = 0; st == DC_OK && b < out->bands; b++) {
+    out->wavelength[b] = band_wavelength(GDALGetRasterBand(ds, b + 1), units, sizeof units);
+    known += !isnan(out->wavelength[b]);
+  }
+  if (!known) {
+    free(out->wavelength);
+    out->wavelength = NULL;
+  }
+  snprintf(out->units, sizeof out->units, "%s", units);
+  GDALClose(ds);
+  if (st != DC_OK) dc_raster_geo_free(out);
+  return st;
+}
+
+void dc_raster_geo_free(struct dc_raster_geo *g) {
+  free(g->wkt);
+  free(g->wavelength);
+  memset(g, 0, sizeof *g);
 }

@@ -5,6 +5,7 @@
  * A variant with one "gt" label file (no published split) stores the whole ground truth as
  * /labels/test and leaves /labels/train empty; the few-shot protocol merges both anyway. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,49 @@ static enum dc_status read_file(const struct dc_manifest *m, const struct dc_man
   return st;
 }
 
+/* The georeference and wavelengths of a GDAL raster into the scene: the first file with a
+ * georeference gives the scene's (a later file with another is warned about: the grids
+ * were checked to match in size, not in place); a modality file's band wavelengths fill
+ * bands [first, first + its bands) of the modality (NaN where it has none). */
+static enum dc_status take_geo(const struct dc_manifest *m, const struct dc_manifest_file *f, const char *raw,
+                               int mod, int first, struct dc_scene *s) {
+  enum dc_file_format fmt = dc_manifest_file_format(f);
+  if (fmt == DC_FORMAT_MAT || fmt == DC_FORMAT_NPY || fmt == DC_FORMAT_ENVI_ROI) return DC_OK;
+  char path[4096];
+  DC_TRY(dc_prepare_join(raw, f->file, path, sizeof path));
+  struct dc_raster_geo g;
+  DC_TRY(dc_gdal_read_geo(path, &g));
+  enum dc_status st = DC_OK;
+  if (g.has_geo && !s->has_geo) {
+    s->has_geo = 1;
+    memcpy(s->geotransform, g.gt, sizeof g.gt);
+    dc_log(DC_LOG_INFO, "  georeference from %s: origin (%.6g, %.6g), pixel %.6g x %.6g%s", f->file, g.gt[0], g.gt[3],
+           g.gt[1], g.gt[5], g.wkt ? "" : ", no CRS");
+  } else if (g.has_geo && memcmp(s->geotransform, g.gt, sizeof g.gt) != 0) {
+    dc_log(DC_LOG_WARN, "%s: its geotransform differs from the first georeferenced file's; the scene keeps the first "
+           "(%s:%d)", path, m->path, f->line);
+  }
+  if (g.wkt && !s->crs_wkt) {
+    s->crs_wkt = g.wkt;
+    g.wkt = NULL;
+  }
+  if (mod >= 0 && g.wavelength) {
+    int C = s->bands[mod];
+    if (!s->wavelengths[mod]) {
+      s->wavelengths[mod] = malloc((size_t)C * sizeof(double));
+      if (!s->wavelengths[mod]) st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for wavelengths", path);
+      for (int b = 0; st == DC_OK && b < C; b++) s->wavelengths[mod][b] = NAN;
+    }
+    for (int b = 0; st == DC_OK && b < g.bands && first + b < C; b++) s->wavelengths[mod][first + b] = g.wavelength[b];
+    if (st == DC_OK && g.units[0] && s->wavelength_units[mod][0] && strcmp(g.units, s->wavelength_units[mod]) != 0)
+      st = DC_ERROR(DC_ERR_IO, "%s: wavelengths in %s, the modality's earlier files in %s; one unit expected (%s:%d)",
+                    path, g.units, s->wavelength_units[mod], m->path, f->line);
+    if (st == DC_OK && g.units[0]) snprintf(s->wavelength_units[mod], sizeof s->wavelength_units[mod], "%s", g.units);
+  }
+  dc_raster_geo_free(&g);
+  return st;
+}
+
 static enum dc_status load_modalities(const struct dc_manifest *m, const struct dc_manifest_variant *v,
                                       const struct dc_prepare_options *o, enum dc_nan_policy policy, struct dc_scene *s) {
   size_t hw = (size_t)m->height * (size_t)m->width;
@@ -156,6 +200,11 @@ static enum dc_status load_modalities(const struct dc_manifest *m, const struct 
         return DC_ERROR(DC_ERR_IO, "%s: %d bands; expected %d for modality '%s'%s (variant '%s', %s:%d)", what, c,
                         C - filled, f->role, filled ? " after the files before it" : "", v->name, m->path, f->line);
       }
+      enum dc_status gst = take_geo(m, f, o->raw, mod, filled, s);
+      if (gst != DC_OK) {
+        dc_array_free(&a);
+        return gst;
+      }
       float *cube = s->cube[mod];
       for (size_t p = 0; p < hw; p++)
         memcpy(cube + p * (size_t)C + (size_t)filled, a.f32 + p * (size_t)c, (size_t)c * sizeof(float));
@@ -167,7 +216,13 @@ static enum dc_status load_modalities(const struct dc_manifest *m, const struct 
     if (filled != C)
       return DC_ERROR(DC_ERR_IO, "%s: %d bands in all; expected %d for modality '%s' (variant '%s', %s:%d)", what, filled,
                       C, m->modality_names[mod], v->name, m->path, last ? last->line : v->line);
-    dc_log(DC_LOG_INFO, "  %-8s %d band%s", m->modality_names[mod], C, C == 1 ? "" : "s");
+    int known = 0;
+    for (int b = 0; s->wavelengths[mod] && b < C; b++) known += !isnan(s->wavelengths[mod][b]);
+    if (known)
+      dc_log(DC_LOG_INFO, "  %-8s %d band%s, %d with a wavelength (%s)", m->modality_names[mod], C, C == 1 ? "" : "s",
+             known, s->wavelength_units[mod][0] ? s->wavelength_units[mod] : "no unit given");
+    else
+      dc_log(DC_LOG_INFO, "  %-8s %d band%s", m->modality_names[mod], C, C == 1 ? "" : "s");
   }
   return DC_OK;
 }
@@ -209,6 +264,11 @@ static enum dc_status load_labels(const struct dc_manifest *m, const struct dc_m
     if (!is_train && strcmp(f->role, "test") && strcmp(f->role, "gt")) continue;
     struct dc_array a;
     DC_TRY(read_file(m, f, raw, DC_ELEM_I32, &a, what, sizeof what));
+    enum dc_status gst = take_geo(m, f, raw, -1, 0, s);
+    if (gst != DC_OK) {
+      dc_array_free(&a);
+      return gst;
+    }
     enum dc_status st = dc_prepare_map_labels(&a, f->has_unlabelled ? f->unlabelled : m->unlabelled, m->first_class,
                                               m->n_classes, what);
     if (st == DC_OK) memcpy(is_train ? s->train : s->test, a.i32, hw * sizeof(int32_t));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Two HDF5 libraries must never share a process: the MPI program links the Open MPI build
-# of HDF5, the ingestion program (matio, GDAL) the serial one. ldd resolves every library
+# of HDF5, the ingestion program (matio, GDAL) the serial one; the GeoTIFF writer in the MPI
+# program uses libtiff + libgeotiff, which load no HDF5 (GDAL does, so it must stay out). ldd resolves every library
 # each executable would load, transitive ones included.
 # usage: check_linkage.sh path/to/diffclip path/to/diffclip-prepare
 set -u

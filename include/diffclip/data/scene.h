@@ -11,6 +11,9 @@
  *   /classes/names, /classes/descriptions   variable-length UTF-8 strings (n_classes)
  *   /provenance            attrs: manifest (text; absent when none), manifest_sha256, source
  *   /provenance/files      variable-length strings "sha256  path" per source file
+ * Optional (absent in older scenes, which still read; src/data/scene_geo.c):
+ *   /geo/geotransform      float64 (6), GDAL's affine order; attr crs_wkt (absent: no CRS)
+ *   /modality_<m>/wavelength   float64 (C_m), NaN for an unknown band; attr units
  * Integer attributes are int32, the others float64 or variable-length UTF-8 strings.
  *
  * Cubes are stored unpadded and unnormalised; padding and normalisation happen when
@@ -53,6 +56,18 @@ struct dc_scene {
   /* Filled by dc_scene_read; dc_scene_write stamps its own program version and time. */
   char program_version[32];
   char created_utc[32]; /* "YYYY-MM-DDTHH:MM:SSZ" */
+  /* Georeference, optional: has_geo = 1 when geotransform holds the pixel grid's affine
+   * map in GDAL's order (x = gt[0] + col gt[1] + row gt[2], y = gt[3] + col gt[4] +
+   * row gt[5], at the pixel's top-left corner); crs_wkt (malloc'd, may be NULL) names the
+   * coordinate reference system as WKT. */
+  int has_geo;
+  double geotransform[6];
+  char *crs_wkt;
+  /* Band centre wavelengths, optional: (C_m) per modality or NULL, NaN for a band whose
+   * wavelength is unknown, in wavelength_units[m] ("nm", "Micrometers", ... as the source
+   * said; "" when it said nothing). */
+  double *wavelengths[DC_SCENE_MAX_MODALITIES];
+  char wavelength_units[DC_SCENE_MAX_MODALITIES][32];
 };
 
 /* Every pointer in a scene is malloc'd and owned by it (dc_scene_free releases them);
@@ -73,5 +88,15 @@ enum dc_status dc_scene_read(const char *path, struct dc_scene *s, int with_cube
 /* Reads rows [row0, row0 + nrows) of modality m's cube into out (nrows, W, C_m). */
 enum dc_status dc_scene_read_rows(const char *path, int m, int row0, int nrows, float *out);
 void dc_scene_free(struct dc_scene *s);
+
+/* Three bands of modality m for a false-colour composite (red, green, blue in out[]):
+ * with wavelengths, the bands nearest to 640, 550 and 460 nm (micrometres and other units
+ * converted; returns 1); otherwise bands spread over the cube at 5/6, 1/2 and 1/6 of its
+ * band count (returns 0; a 1-band modality gives band 0 thrice). -1 when m is not a
+ * modality of s. */
+int dc_scene_rgb_bands(const struct dc_scene *s, int modality, int out[3]);
+/* Nanometres per unit of a wavelength unit name ("nm", "Nanometers", "um", "Micrometers",
+ * "µm", "mm", ...; case ignored); 0 when unknown. */
+double dc_wavelength_unit_nm(const char *unit);
 
 #endif
