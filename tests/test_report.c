@@ -81,6 +81,8 @@ static void write_result(int e, const char *name, const char *task, int s, int r
     res.truth = malloc(n * sizeof(int32_t));
     res.test_mask = malloc(n);
     for (size_t i = 0; i < n; i++) res.prediction[i] = 1 + (int)(i % 3), res.truth[i] = (int)(i % 4), res.test_mask[i] = i % 2;
+    res.rgb = malloc(3 * n); /* a false-colour composite: the maps are drawn over it */
+    for (size_t i = 0; i < 3 * n; i++) res.rgb[i] = (uint8_t)(40 + i % 170);
   }
   char path[512];
   mkdirs("%s/%s/shots_%d/run_%d", bench, name, shots[s], r);
@@ -288,13 +290,16 @@ int main(void) {
   expect(access(path, F_OK) == 0, "error map PNG");
   snprintf(path, sizeof path, "%s/report/curves/houston2013_pretrain_loss.svg", bench);
   expect(access(path, F_OK) == 0, "pretraining curve SVG");
-  expect(strstr(md, "![2 shots, run 0: prediction](maps/houston2013_shots2_prediction.png)") != NULL &&
+  expect(strstr(md, "![2 shots, run 0: prediction (over the scene)](maps/houston2013_shots2_prediction.png)") != NULL &&
              strstr(md, "](maps/houston2013_truth.png)") && !strstr(md, "shots2_truth"),
          "report.md links the maps, the ground truth once per dataset");
-  expect(count(html, "src=\"data:image/png;base64,iVBORw0KGgo") == 5,
-         "report.html embeds 5 maps as PNG data (the truth, 2 predictions, 2 error maps)");
+  expect(count(html, "src=\"data:image/png;base64,iVBORw0KGgo") == 6,
+         "report.html embeds 6 maps as PNG data (the scene, the truth, 2 predictions, 2 error maps)");
+  expect(strstr(md, "](maps/houston2013_scene.png)") && strstr(md, "2 shots, run 0: prediction (over the scene)") &&
+             strstr(md, "Errors (test pixels; every other pixel shows the scene, dimmed): correct (#009e73); wrong (#d55e00)\n"),
+         "the false-colour scene once, the prediction and errors drawn over it, their legend");
   expect(strstr(html, "<div class=\"legend\"><b>Classes</b><span><i style=\"background:#e69f00\"></i>1 Healthy grass</span>") &&
-             strstr(html, "<b>Errors</b>") && strstr(md, "Classes: 1 Healthy grass (#e69f00); 2 Road | main (#56b4e9)"),
+             strstr(html, "<b>Errors (test pixels") && strstr(md, "Classes: 1 Healthy grass (#e69f00); 2 Road | main (#56b4e9)"),
          "legends in HTML (swatches) and Markdown (hex colours), not in the images");
   /* confusion matrices: the counts summed over runs 0 and 1 */
   expect(strstr(md, "### Houston 2013, 2 shots (2 runs)") && strstr(md, "| 1 Healthy grass | 41 | 5 | 5 | 51 |") &&

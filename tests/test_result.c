@@ -51,7 +51,11 @@ static void make_result(struct dc_result *r, int with_map) {
       r->truth[i] = (int32_t)(i % 4);
       r->test_mask[i] = (uint8_t)(i % 5 == 0);
     }
+    r->rgb = malloc(3 * n);
+    for (size_t i = 0; i < 3 * n; i++) r->rgb[i] = (uint8_t)(i * 7 % 251);
+    r->rgb_bands[0] = 119, r->rgb_bands[1] = 72, r->rgb_bands[2] = 24;
   }
+  snprintf(r->protocol, sizeof r->protocol, "few_shot");
 }
 
 static int same_result(const struct dc_result *a, const struct dc_result *b) {
@@ -60,7 +64,8 @@ static int same_result(const struct dc_result *a, const struct dc_result *b) {
            a->kappa == b->kappa && a->n_test == b->n_test && a->finetune_s == b->finetune_s &&
            a->evaluate_s == b->evaluate_s && a->best_epoch == b->best_epoch &&
            strcmp(a->config_sha256, b->config_sha256) == 0 && a->n_epochs == b->n_epochs && a->height == b->height &&
-           a->width == b->width;
+           a->width == b->width && strcmp(a->protocol, b->protocol) == 0 && strcmp(a->target, b->target) == 0 &&
+           (a->rgb == NULL) == (b->rgb == NULL) && (!a->rgb || memcmp(a->rgb_bands, b->rgb_bands, sizeof a->rgb_bands) == 0);
   for (int k = 0; ok && k < a->n_classes; k++)
     ok = strcmp(a->class_names[k], b->class_names[k]) == 0 &&
          (a->per_class[k] == b->per_class[k] || (isnan(a->per_class[k]) && isnan(b->per_class[k])));
@@ -73,6 +78,7 @@ static int same_result(const struct dc_result *a, const struct dc_result *b) {
     for (size_t i = 0; ok && i < n; i++)
       ok = (!a->prediction || a->prediction[i] == b->prediction[i]) && (!a->truth || a->truth[i] == b->truth[i]) &&
            (!a->test_mask || a->test_mask[i] == b->test_mask[i]);
+    ok = ok && (!a->rgb || memcmp(a->rgb, b->rgb, 3 * n) == 0);
   }
   return ok;
 }
@@ -105,7 +111,8 @@ int main(void) {
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   expect(access(tmp, F_OK) != 0, "no temporary file left");
   expect(dc_result_read(path, &r) == DC_OK, "read");
-  expect(same_result(&w, &r), "every field equal");
+  expect(same_result(&w, &r), "every field equal (the composite and its bands, the protocol included)");
+  expect(r.rgb && r.rgb[3 * 100 + 2] == (uint8_t)((3 * 100 + 2) * 7 % 251) && r.rgb_bands[0] == 119, "the false-colour composite");
   expect(isnan(r.auc) && isnan(r.accuracy), "binary metrics NaN for task classes");
   dc_result_free(&r);
   expect(r.confusion == NULL && r.prediction == NULL, "free zeroes the struct");
@@ -118,7 +125,7 @@ int main(void) {
   b.accuracy = 0.763, b.auc = 0.787, b.sensitivity = 0.75, b.specificity = 0.756, b.threshold = 0.5;
   expect(dc_result_write(path2, &b) == DC_OK, "write binary");
   expect(dc_result_read(path2, &r) == DC_OK, "read binary");
-  expect(r.height == 0 && r.prediction == NULL && r.truth == NULL && r.test_mask == NULL, "no map");
+  expect(r.height == 0 && r.prediction == NULL && r.truth == NULL && r.test_mask == NULL && r.rgb == NULL, "no map");
   expect(r.accuracy == 0.763 && r.auc == 0.787 && r.sensitivity == 0.75 && r.specificity == 0.756 && r.threshold == 0.5,
          "binary metrics");
   expect(strcmp(r.task, "binary") == 0 && r.n_classes == 2 && r.confusion[3] == 31, "task and 2x2 confusion");
@@ -180,6 +187,27 @@ int main(void) {
   H5Fclose(file);
   expect(dc_result_read(path2, &r) == DC_ERR_IO && strstr(dc_last_error(), "(3, 2) expected (3, 3)"),
          "confusion shape named");
+  /* a file of an earlier version: no protocol, target or composite */
+  expect(dc_result_write(path2, &w) == DC_OK, "rewrite");
+  file = H5Fopen(path2, H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Adelete(file, "protocol");
+  H5Adelete(file, "target");
+  H5Ldelete(file, "/map/rgb", H5P_DEFAULT);
+  H5Fclose(file);
+  expect(dc_result_read(path2, &r) == DC_OK && r.protocol[0] == '\0' && r.rgb == NULL && r.prediction != NULL,
+         "an earlier result without protocol, target and composite still reads");
+  dc_result_free(&r);
+  expect(dc_result_write(path2, &w) == DC_OK, "rewrite");
+  file = H5Fopen(path2, H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(file, "/map/rgb", H5P_DEFAULT);
+  hsize_t d3[3] = {70, 90, 2};
+  sp = H5Screate_simple(3, d3, NULL);
+  ds = H5Dcreate2(file, "/map/rgb", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(ds);
+  H5Sclose(sp);
+  H5Fclose(file);
+  expect(dc_result_read(path2, &r) == DC_ERR_IO && strstr(dc_last_error(), "/map/rgb is not a (70, 90, 3) image"),
+         "a composite of the wrong shape named");
   expect(open_objects() == 0, "no HDF5 handle left open");
 
   dc_result_free(&w);

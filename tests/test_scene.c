@@ -320,6 +320,28 @@ int main(void) {
          "without wavelengths the composite bands are spread: 5/6, 1/2, 1/6 of 5 bands = 4, 2, 0");
   expect(dc_scene_rgb_bands(&r, 1, rgb) == 0 && rgb[0] == 1 && rgb[1] == 1 && rgb[2] == 0, "2 bands: 1, 1, 0");
   expect(dc_scene_rgb_bands(&r, 2, rgb) == -1, "a modality the scene lacks: -1");
+  {
+    size_t n = (size_t)r.height * r.width;
+    uint8_t *img = malloc(3 * n);
+    expect(dc_scene_rgb_composite(&r, 0, img, rgb) == DC_ERR_ARG, "a composite needs the cube (metadata-only read refused)");
+    dc_scene_free(&r);
+    expect(dc_scene_read(path, &r, 1) == DC_OK && dc_scene_rgb_composite(&r, 0, img, rgb) == DC_OK && rgb[0] == 4,
+           "composite of modality 0 from bands 4, 2, 0");
+    int ok = 1;
+    for (int k = 0; k < 3; k++) { /* the stretch keeps the order of the band's values, ends at 0 and 255 */
+      size_t lo = 0, hi = 0;
+      const float *c = r.cube[0] + rgb[k];
+      for (size_t i = 0; i < n; i++) {
+        if (c[i * 5] < c[lo * 5]) lo = i;
+        if (c[i * 5] > c[hi * 5]) hi = i;
+      }
+      ok &= img[3 * lo + k] == 0 && img[3 * hi + k] == 255;
+      for (size_t i = 0; i + 1 < n; i++)
+        if (c[i * 5] < c[(i + 1) * 5]) ok &= img[3 * i + k] <= img[3 * (i + 1) + k];
+    }
+    expect(ok, "each channel stretched monotonically, its extremes at 0 and 255");
+    free(img);
+  }
   dc_scene_free(&r);
   struct dc_scene g = s;
   g.has_geo = 1;

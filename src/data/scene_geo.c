@@ -145,3 +145,31 @@ int dc_scene_rgb_bands(const struct dc_scene *s, int modality, int out[3]) {
   }
   return 0;
 }
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+enum dc_status dc_scene_rgb_composite(const struct dc_scene *s, int m, uint8_t *rgb, int bands[3]) {
+  if (dc_scene_rgb_bands(s, m, bands) < 0 || !s->cube[m])
+    return DC_ERROR(DC_ERR_ARG, "scene %s: no cube of modality %d for a composite", s->name, m);
+  size_t n = (size_t)s->height * s->width, C = (size_t)s->bands[m];
+  size_t step = n > 65536 ? n / 65536 : 1, ns = (n + step - 1) / step;
+  float *v = malloc(ns * sizeof *v);
+  DC_CHECK_ALLOC(v);
+  for (int k = 0; k < 3; k++) {
+    const float *cube = s->cube[m] + bands[k];
+    size_t j = 0;
+    for (size_t i = 0; i < n && j < ns; i += step) v[j++] = cube[i * C];
+    qsort(v, j, sizeof *v, cmp_float);
+    float lo = v[(size_t)(0.02 * (double)(j - 1))], hi = v[(size_t)(0.98 * (double)(j - 1))];
+    float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+      float x = (cube[i * C] - lo) * scale;
+      rgb[3 * i + k] = (uint8_t)(x <= 0 ? 0 : x >= 255 ? 255 : x + 0.5f);
+    }
+  }
+  free(v);
+  return DC_OK;
+}

@@ -106,6 +106,19 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
       DC_TRY(put_data(f, "/map/prediction", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, hw, r->prediction, path));
     if (r->truth) DC_TRY(put_data(f, "/map/truth", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, hw, r->truth, path));
     if (r->test_mask) DC_TRY(put_data(f, "/map/test", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, hw, r->test_mask, path));
+    if (r->rgb) { /* row bands of 64, shuffle + deflate: about a third of its raw size */
+      hsize_t dims[3] = {hw[0], hw[1], 3}, chunk[3] = {hw[0] < 64 ? hw[0] : 64, hw[1], 3};
+      DC_TRY(dc_h5_put_dataset(f, "/map/rgb", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, dims, chunk, 4, r->rgb, path));
+      hid_t d = H5Dopen2(f, "/map/rgb", H5P_DEFAULT);
+      hsize_t three = 3;
+      hid_t sp = d >= 0 ? H5Screate_simple(1, &three, NULL) : -1;
+      hid_t a = sp >= 0 ? H5Acreate2(d, "rgb_bands", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+      herr_t w = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT, r->rgb_bands) : -1;
+      dc_h5_close(a, H5Aclose);
+      dc_h5_close(sp, H5Sclose);
+      dc_h5_close(d, H5Dclose);
+      if (w < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute /map/rgb rgb_bands", path);
+    }
   }
   if (is_binary(r)) {
     hid_t g = H5Gcreate2(f, "/binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -209,6 +222,36 @@ static enum dc_status get_names(hid_t f, const char *path, struct dc_result *r) 
   return st;
 }
 
+/* The optional composite (H, W, 3) uint8 and its rgb_bands attribute. */
+static enum dc_status read_rgb(hid_t f, const char *path, const hsize_t hw[2], struct dc_result *r) {
+  hid_t d = H5Dopen2(f, "/map/rgb", H5P_DEFAULT);
+  hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+  hsize_t dims[3] = {0, 0, 0};
+  int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 3 && H5Sget_simple_extent_dims(sp, dims, NULL) == 3 &&
+           dims[0] == hw[0] && dims[1] == hw[1] && dims[2] == 3;
+  dc_h5_close(sp, H5Sclose);
+  if (!ok) {
+    dc_h5_close(d, H5Dclose);
+    return DC_ERROR(DC_ERR_IO, "%s: /map/rgb is not a (%llu, %llu, 3) image", path, (unsigned long long)hw[0],
+                    (unsigned long long)hw[1]);
+  }
+  r->rgb = malloc((size_t)hw[0] * hw[1] * 3);
+  if (!r->rgb) {
+    dc_h5_close(d, H5Dclose);
+    return DC_ERROR(DC_ERR_NOMEM, "%s: no memory for /map/rgb", path);
+  }
+  herr_t e = H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->rgb);
+  if (e >= 0 && H5Aexists(d, "rgb_bands") > 0) {
+    hid_t a = H5Aopen(d, "rgb_bands", H5P_DEFAULT);
+    hid_t as = a >= 0 ? H5Aget_space(a) : -1;
+    e = as >= 0 && H5Sget_simple_extent_npoints(as) == 3 ? H5Aread(a, H5T_NATIVE_INT, r->rgb_bands) : -1;
+    dc_h5_close(as, H5Sclose);
+    dc_h5_close(a, H5Aclose);
+  }
+  dc_h5_close(d, H5Dclose);
+  return e < 0 ? DC_ERROR(DC_ERR_IO, "%s: cannot read /map/rgb or its rgb_bands", path) : DC_OK;
+}
+
 static enum dc_status read_contents(hid_t f, const char *path, struct dc_result *r) {
   char format[64];
   int version = 0;
@@ -293,6 +336,7 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
       DC_TRY(get_data(f, names[2], H5T_NATIVE_UINT8, sizeof(uint8_t), 2, hw, &buf, path));
       r->test_mask = buf;
     }
+    if (H5Lexists(f, "/map/rgb", H5P_DEFAULT) > 0) DC_TRY(read_rgb(f, path, hw, r));
     for (size_t i = 0; i < n; i++) {
       if (r->prediction && (r->prediction[i] < 0 || r->prediction[i] > r->n_classes))
         return DC_ERROR(DC_ERR_IO, "%s: /map/prediction holds %d at pixel %zu, 0..%d expected", path, r->prediction[i],
@@ -335,5 +379,6 @@ void dc_result_free(struct dc_result *r) {
   free(r->prediction);
   free(r->truth);
   free(r->test_mask);
+  free(r->rgb);
   memset(r, 0, sizeof *r);
 }

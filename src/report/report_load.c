@@ -50,7 +50,7 @@ static enum dc_status problem(struct rp_cell *c, const char *fmt, ...) {
  * result holds one. */
 static enum dc_status draw_maps(struct rp_report *r, struct rp_entry *e, struct rp_cell *c, const struct dc_result *res) {
   char path[1400];
-  const uint8_t *base = NULL; /* the result's false-colour composite (none yet) */
+  const uint8_t *base = res->rgb; /* the result's false-colour composite, when it holds one */
   int first = !e->truth_png[0] && !e->scene_png[0];
   c->map_run = res->run;
   if (first && base) {

@@ -396,6 +396,11 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
       r->truth[i] = s->train[i] ? s->train[i] : s->test[i];
     }
     for (int i = 0; i < sp->n_test; i++) r->test_mask[sp->test_idx[i]] = 1;
+    if (s->cube[0] && s->bands[0] >= 1) { /* the report draws the maps over it */
+      r->rgb = malloc(3 * n);
+      DC_CHECK_ALLOC(r->rgb);
+      DC_TRY(dc_scene_rgb_composite(s, 0, r->rgb, r->rgb_bands));
+    }
   }
   return DC_OK;
 }

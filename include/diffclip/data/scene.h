@@ -95,6 +95,11 @@ void dc_scene_free(struct dc_scene *s);
  * band count (returns 0; a 1-band modality gives band 0 thrice). -1 when m is not a
  * modality of s. */
 int dc_scene_rgb_bands(const struct dc_scene *s, int modality, int out[3]);
+/* A false-colour composite of modality m (its cube loaded) into rgb (H, W, 3): the bands of
+ * dc_scene_rgb_bands (into bands[3]), each stretched linearly from its 2nd to its 98th
+ * percentile (over at most 65536 pixels spread over the scene) to 0..255. DC_ERR_ARG when
+ * the modality or its cube is absent. */
+enum dc_status dc_scene_rgb_composite(const struct dc_scene *s, int m, uint8_t *rgb, int bands[3]);
 /* Nanometres per unit of a wavelength unit name ("nm", "Nanometers", "um", "Micrometers",
  * "µm", "mm", ...; case ignored); 0 when unknown. */
 double dc_wavelength_unit_nm(const char *unit);

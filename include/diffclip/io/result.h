@@ -45,6 +45,8 @@ struct dc_result {
   int n_epochs;
   double *finetune_loss, *val_acc;                 /* (n_epochs), malloc'd */
   int height, width;                               /* 0 when there is no map */
+  uint8_t *rgb;                                    /* (height, width, 3) false-colour composite; NULL none */
+  int rgb_bands[3];                                /* the composite's bands (0-based, first modality) */
   int32_t *prediction, *truth;                     /* (H*W), malloc'd or NULL */
   uint8_t *test_mask;                              /* (H*W), malloc'd or NULL */
   /* task "binary" */
