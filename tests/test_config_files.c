@@ -95,14 +95,14 @@ int main(void) {
 
   printf("experiments\n");
   struct dc_config *paper = load_src("configs/experiments/paper.cfg");
-  int ok = paper && paper->bench.datasets.n == 4 && paper->bench.shots.n == 3 && paper->bench.shots.v[0] == 2 &&
+  int ok = paper && paper->bench.datasets.n == 6 && paper->bench.shots.n == 3 && paper->bench.shots.v[0] == 2 &&
            paper->bench.shots.v[1] == 8 && paper->bench.shots.v[2] == 20 && paper->bench.runs == 10;
   for (int i = 0; ok && i < paper->bench.datasets.n; i++) {
     struct dc_config *d = calloc(1, sizeof *d);
     ok = d && dc_config_load(d, paper->bench.datasets.v[i], NULL, 0, NULL) == DC_OK;
     free(d);
   }
-  expect(ok, "paper.cfg: four datasets (each file loads), shots 2, 8, 20, 10 runs");
+  expect(ok, "paper.cfg: four datasets, MRNet with its three tasks (each file loads), shots 2, 8, 20, 10 runs");
   free(paper);
   struct dc_config *demo = load_src("configs/experiments/demo.cfg");
   expect(demo && demo->data.synthetic == DC_DATA_SYNTHETIC_DEMO && demo->model.embed_dim < 128 &&

@@ -500,6 +500,24 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
              "protocol; it is left out of the average accuracy and of chance (use fewer finetune.shots or a smaller "
              "finetune.small_class_shots)", k + 1, f->class_names[k], f->split.train_per_class[k], f->split.val_per_class[k],
              f->split.test_per_class[k], s ? "pixels" : "exams", f->shots);
+  if (!s && d->rank == 0) { /* a binary task whose test or validation exams are of one class */
+    const struct dc_split *sp = &f->split;
+    static const char *const tasks[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
+    for (int which = 0; which < 2; which++) {
+      const int *per = which ? sp->val_per_class : sp->test_per_class;
+      int n = which ? sp->n_val : sp->n_test;
+      if (n == 0 || (per[0] > 0 && per[1] > 0)) continue;
+      if (which)
+        dc_log(DC_LOG_WARN, "task %s, %d shots, run %d: the validation draw holds %d exam(s), all %s: the epoch kept (best "
+               "validation accuracy) is chosen on one class only and says little (raise finetune.val_pixels)",
+               tasks[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1]);
+      else
+        dc_log(DC_LOG_WARN, "task %s, %d shots, run %d: the test split holds %d exam(s), all %s: AUC and %s are "
+               "undefined (stored as NaN, shown as n/a); accuracy measures one class only",
+               tasks[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1],
+               per[0] > 0 ? "sensitivity" : "specificity");
+    }
+  }
   if (f->split.n_train < 2 || f->split.n_test < 1)
     return DC_ERROR(DC_ERR_ARG, "run %d: %d training and %d test pixels; fine-tuning needs at least 2 and 1", f->run,
                     f->split.n_train, f->split.n_test);
@@ -732,18 +750,19 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
     double m[4], sd[4];
     for (int j = 0; j < 4; j++) {
       m[j] = sum[j] / n;
-      sd[j] = n > 1 ? sqrt(fmax(0.0, (sq[j] - n * m[j] * m[j]) / (n - 1))) : 0.0;
+      sd[j] = sqrt(fmax(0.0, sq[j] / n - m[j] * m[j])); /* population (ddof 0), as in the report */
     }
     if (binary)
       dc_log(DC_LOG_INFO,
              "%d-shot over %d run(s), task %s: mean accuracy %.2f%% (+- %.2f), AUC %.3f (+- %.3f), sensitivity %.3f "
-             "(+- %.3f), specificity %.3f (+- %.3f); chance 50%%",
+             "(+- %.3f), specificity %.3f (+- %.3f); chance 50%%; +- is the population std (ddof 0), as in the report",
              k, n, cfg->data.task == DC_DATA_TASK_ABNORMAL ? "abnormal" : cfg->data.task == DC_DATA_TASK_ACL ? "acl" : "meniscus",
              100 * m[0], 100 * sd[0], m[1], sd[1], m[2], sd[2], m[3], sd[3]);
     else
       dc_log(DC_LOG_INFO,
            "%d-shot over %d run(s): mean overall accuracy %.2f%% (+- %.2f), average accuracy %.2f%% (+- %.2f), "
-           "kappa %.2f%% (+- %.2f); chance %.2f%% (1 of the %d classes evaluated%s)",
+           "kappa %.2f%% (+- %.2f); chance %.2f%% (1 of the %d classes evaluated%s); +- is the population std (ddof 0), "
+           "as in the report",
            k, n, 100 * m[0], 100 * sd[0], 100 * m[1], 100 * sd[1], 100 * m[2], 100 * sd[2],
            100.0 / (evaluated > 0 ? evaluated : samples->scene->n_classes), evaluated,
            evaluated < samples->scene->n_classes ? ", fewer than the scene's: see the warnings" : "");

@@ -52,11 +52,13 @@ struct run {
 
 /* The keys that say how a run is operated, not what it computes: they may change between
  * a run and its resumption (e.g. a longer max_steps, a wall-time limit for the next slot);
- * the other stages' keys do not change the pretraining either. */
+ * the other stages' keys do not change the pretraining either, nor do the exam task (the
+ * pretraining reads no label), a study's label or the paper key: the three MRNet tasks, and
+ * the fine-tuning ablations, share one pretraining in a bench. */
 static const char *const pretrain_operational[] = {
     "pretrain.epochs", "pretrain.max_steps", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
     "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend",
-    "run.out_dir", "data.scene", "finetune.", "bench."};
+    "run.out_dir", "data.scene", "data.task", "data.study", "data.paper", "finetune.", "bench."};
 
 /* The run's identity, so a resumed run is recognised as the same experiment. */
 enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {

@@ -66,4 +66,20 @@ printf '@include "mrnet_tiny.cfg"\n' > again.cfg
 if run bench --config dup.cfg > dup.log 2>&1; then echo "FAIL: two entries of one name were run"; exit 1; fi
 grep -q 'both make the entry "mrnet_abnormal"' dup.log || { cat dup.log; echo "FAIL: no message naming the shared entry"; exit 1; }
 test ! -e bench_dup/pretrain || { echo "FAIL: work was done before the duplicate entry was refused"; exit 1; }
+# the three MRNet tasks share one pretraining (as configs/experiments/paper.cfg runs them)
+printf '@include "mrnet_tiny.cfg"\ndata = { task = "acl"; };\n' > acl.cfg
+printf '@include "mrnet_tiny.cfg"\ndata = { task = "meniscus"; };\n' > meniscus.cfg
+sed 's/^bench = .*$/bench = { datasets = ["mrnet_tiny.cfg", "acl.cfg", "meniscus.cfg"]; shots = [5]; runs = 1; out_dir = "bench_tasks"; };/' \
+  mrnet_tiny.cfg > tasks.cfg
+run bench --config tasks.cfg > tasks.log 2>&1 || { cat tasks.log; echo "FAIL: bench of the three tasks"; exit 1; }
+test "$(ls bench_tasks/pretrain | wc -l)" = 1 || { ls bench_tasks/pretrain; echo "FAIL: the three tasks did not share one pretraining"; exit 1; }
+for t in abnormal acl meniscus; do
+  test -f "bench_tasks/mrnet_$t/shots_5/run_0/result.h5" || { echo "FAIL: no result for task $t"; exit 1; }
+  grep -q "^| mrnet | $t | 5 | 1/1 |" bench_tasks/report/report.md || { grep "^| mrnet" bench_tasks/report/report.md; echo "FAIL: no binary row for task $t"; exit 1; }
+done
+# a validation draw of one exam is one class: said, with what it means for the epoch kept
+run finetune --config mrnet_tiny.cfg --set finetune.runs=1 --set finetune.val_pixels=1 > val1.log 2>&1 ||
+  { cat val1.log; echo "FAIL: finetune with one validation exam"; exit 1; }
+grep -q "task abnormal, 5 shots, run 0: the validation draw holds 1 exam(s), all .*: the epoch kept" val1.log ||
+  { cat val1.log; echo "FAIL: no warning for a single-class validation draw"; exit 1; }
 echo "mrnet end to end: ok"
