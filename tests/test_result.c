@@ -123,13 +123,23 @@ int main(void) {
   snprintf(b.task, sizeof b.task, "binary");
   b.n_classes = 2;
   b.accuracy = 0.763, b.auc = 0.787, b.sensitivity = 0.75, b.specificity = 0.756, b.threshold = 0.5;
+  static int32_t ids[3] = {1130, 1131, 1249}, pred[3] = {1, 0, 1}, truth[3] = {1, 1, 0};
+  static double score[3] = {0.9, 0.25, 0.5};
+  b.n_exams = 3, b.exam_id = ids, b.exam_pred = pred, b.exam_truth = truth, b.exam_score = score;
+  b.n_exams = 3, b.exam_id = NULL;
+  expect(dc_result_write(path2, &b) == DC_ERR_ARG && strstr(dc_last_error(), "3 exams but not every per-exam array"),
+         "per-exam arrays missing refused");
+  b.exam_id = ids;
   expect(dc_result_write(path2, &b) == DC_OK, "write binary");
   expect(dc_result_read(path2, &r) == DC_OK, "read binary");
   expect(r.height == 0 && r.prediction == NULL && r.truth == NULL && r.test_mask == NULL && r.rgb == NULL, "no map");
   expect(r.accuracy == 0.763 && r.auc == 0.787 && r.sensitivity == 0.75 && r.specificity == 0.756 && r.threshold == 0.5,
          "binary metrics");
   expect(strcmp(r.task, "binary") == 0 && r.n_classes == 2 && r.confusion[3] == 31, "task and 2x2 confusion");
+  expect(r.n_exams == 3 && r.exam_id[2] == 1249 && r.exam_score[1] == 0.25 && r.exam_pred[2] == 1 && r.exam_truth[2] == 0,
+         "per-exam ids, scores, predictions and truth");
   dc_result_free(&r);
+  b.n_exams = 0, b.exam_id = b.exam_pred = b.exam_truth = NULL, b.exam_score = NULL; /* static: not freed */
   dc_result_free(&b);
 
   printf("refused before writing\n");

@@ -46,6 +46,9 @@ static enum dc_status check_result(const char *path, const struct dc_result *r) 
     return DC_ERROR(DC_ERR_ARG, "%s: map size %d x %d is not valid (both 0, or both positive)", path, r->height, r->width);
   if (r->height > 0 && !r->prediction && !r->truth && !r->test_mask)
     return DC_ERROR(DC_ERR_ARG, "%s: map size %d x %d but no map", path, r->height, r->width);
+  if (r->n_exams < 0 || (r->n_exams > 0 && (!r->exam_id || !r->exam_score || !r->exam_pred || !r->exam_truth)))
+    return DC_ERROR(DC_ERR_ARG, "%s: %d exams but not every per-exam array (id, score, prediction, truth)", path,
+                    r->n_exams);
   for (int k = 0; k < r->n_classes; k++)
     if (memchr(r->class_names[k], 0, sizeof r->class_names[k]) == NULL)
       return DC_ERROR(DC_ERR_ARG, "%s: class name %d is not terminated", path, k + 1);
@@ -119,6 +122,14 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
       dc_h5_close(d, H5Dclose);
       if (w < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute /map/rgb rgb_bands", path);
     }
+  }
+  if (r->n_exams > 0) { /* per exam, so the AUC can be recomputed and audited */
+    hsize_t ne1[1] = {(hsize_t)r->n_exams};
+    DC_TRY(dc_h5_put_group(f, "/exams", path));
+    DC_TRY(put_data(f, "/exams/id", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, ne1, r->exam_id, path));
+    DC_TRY(put_data(f, "/exams/score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, ne1, r->exam_score, path));
+    DC_TRY(put_data(f, "/exams/prediction", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, ne1, r->exam_pred, path));
+    DC_TRY(put_data(f, "/exams/truth", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, ne1, r->exam_truth, path));
   }
   if (is_binary(r)) {
     hid_t g = H5Gcreate2(f, "/binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -306,6 +317,26 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   DC_TRY(get_data(f, "/curves/val_acc", H5T_NATIVE_DOUBLE, sizeof(double), 1, e, &buf, path));
   r->val_acc = buf;
 
+  if (H5Lexists(f, "/exams", H5P_DEFAULT) > 0) { /* optional: per-exam scores of a binary task */
+    hid_t d = H5Lexists(f, "/exams/id", H5P_DEFAULT) > 0 ? H5Dopen2(f, "/exams/id", H5P_DEFAULT) : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t ne1[1] = {0};
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, ne1, NULL) == 1 &&
+             ne1[0] >= 1 && ne1[0] <= 100000000;
+    dc_h5_close(sp, H5Sclose);
+    dc_h5_close(d, H5Dclose);
+    if (!ok) return DC_ERROR(DC_ERR_IO, "%s: /exams/id is not a non-empty list of exam ids", path);
+    r->n_exams = (int)ne1[0];
+    DC_TRY(get_data(f, "/exams/id", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    r->exam_id = buf;
+    DC_TRY(get_data(f, "/exams/score", H5T_NATIVE_DOUBLE, sizeof(double), 1, ne1, &buf, path));
+    r->exam_score = buf;
+    DC_TRY(get_data(f, "/exams/prediction", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    r->exam_pred = buf;
+    DC_TRY(get_data(f, "/exams/truth", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    r->exam_truth = buf;
+  }
+
   if (H5Lexists(f, "/map", H5P_DEFAULT) > 0) {
     static const char *const names[3] = {"/map/prediction", "/map/truth", "/map/test"};
     hsize_t hw[2] = {0, 0};
@@ -380,5 +411,9 @@ void dc_result_free(struct dc_result *r) {
   free(r->truth);
   free(r->test_mask);
   free(r->rgb);
+  free(r->exam_id);
+  free(r->exam_score);
+  free(r->exam_pred);
+  free(r->exam_truth);
   memset(r, 0, sizeof *r);
 }

@@ -366,6 +366,22 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
     DC_TRY(dc_binary_metrics(sp->test_lab, test_score, sp->n_test, 0.5, &bm));
     r->accuracy = bm.accuracy, r->auc = bm.auc, r->sensitivity = bm.sensitivity, r->specificity = bm.specificity;
     r->threshold = bm.threshold;
+    const struct dc_exams *x = f->smp.exams;
+    r->n_exams = sp->n_test;
+    r->exam_id = malloc((size_t)sp->n_test * sizeof *r->exam_id);
+    r->exam_score = malloc((size_t)sp->n_test * sizeof *r->exam_score);
+    r->exam_pred = malloc((size_t)sp->n_test * sizeof *r->exam_pred);
+    r->exam_truth = malloc((size_t)sp->n_test * sizeof *r->exam_truth);
+    DC_CHECK_ALLOC(r->exam_id);
+    DC_CHECK_ALLOC(r->exam_score);
+    DC_CHECK_ALLOC(r->exam_pred);
+    DC_CHECK_ALLOC(r->exam_truth);
+    for (int i = 0; i < sp->n_test; i++) {
+      r->exam_id[i] = x && x->ids ? x->ids[sp->test_idx[i]] : sp->test_idx[i];
+      r->exam_score[i] = test_score[i];
+      r->exam_pred[i] = test_score[i] >= bm.threshold;
+      r->exam_truth[i] = sp->test_lab[i];
+    }
   }
   r->confusion = calloc((size_t)f->N * f->N, sizeof *r->confusion);
   DC_CHECK_ALLOC(r->confusion);

@@ -82,4 +82,8 @@ run finetune --config mrnet_tiny.cfg --set finetune.runs=1 --set finetune.val_pi
   { cat val1.log; echo "FAIL: finetune with one validation exam"; exit 1; }
 grep -q "task abnormal, 5 shots, run 0: the validation draw holds 1 exam(s), all .*: the epoch kept" val1.log ||
   { cat val1.log; echo "FAIL: no warning for a single-class validation draw"; exit 1; }
+if command -v h5ls > /dev/null 2>&1; then
+  h5ls bench_tasks/mrnet_acl/shots_5/run_0/result.h5/exams | grep -q "score .*{12}" ||
+    { h5ls -r bench_tasks/mrnet_acl/shots_5/run_0/result.h5; echo "FAIL: no per-exam scores of the 12 test exams"; exit 1; }
+fi
 echo "mrnet end to end: ok"

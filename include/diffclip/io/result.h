@@ -46,6 +46,9 @@ struct dc_result {
   double *finetune_loss, *val_acc;                 /* (n_epochs), malloc'd */
   int height, width;                               /* 0 when there is no map */
   uint8_t *rgb;                                    /* (height, width, 3) false-colour composite; NULL none */
+  int n_exams;                                     /* task binary: the test exams (0: not stored) */
+  int32_t *exam_id, *exam_pred, *exam_truth;       /* (n_exams): the release's exam number, 0/1 at the threshold */
+  double *exam_score;                              /* (n_exams): the positive class's probability */
   int rgb_bands[3];                                /* the composite's bands (0-based, first modality) */
   int32_t *prediction, *truth;                     /* (H*W), malloc'd or NULL */
   uint8_t *test_mask;                              /* (H*W), malloc'd or NULL */
