@@ -2,6 +2,7 @@
  * 0 with the best-validation epoch kept, then sharded evaluation and the result file. The
  * samples are a scene's pixels or an exam store's exams (data_source.h); an exam run is a
  * binary task scored by the positive class's probability. */
+#include "diffclip/io/geotiff.h"
 #include "diffclip/train/finetune_run.h"
 
 #include <errno.h>
@@ -421,6 +422,25 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
   return DC_OK;
 }
 
+/* The prediction map as a GeoTIFF beside result.h5 (classes 1..N, 0 no data, palette and
+ * class names as in the report), on the scene's georeference; a scene without one gets a
+ * plain TIFF on the pixel grid. */
+static enum dc_status write_prediction_tif(const struct ft *f, const char *dir, const struct dc_result *r) {
+  size_t n = (size_t)r->height * r->width;
+  uint8_t *lab = malloc(n);
+  DC_CHECK_ALLOC(lab);
+  for (size_t i = 0; i < n; i++) lab[i] = (uint8_t)r->prediction[i];
+  const char *names[DC_RESULT_MAX_CLASSES];
+  for (int k = 0; k < r->n_classes; k++) names[k] = r->class_names[k];
+  struct dc_georef geo = {f->s->has_geo, {0}, f->s->crs_wkt};
+  memcpy(geo.gt, f->s->geotransform, sizeof geo.gt);
+  char path[2100];
+  snprintf(path, sizeof path, "%s/prediction.tif", dir);
+  enum dc_status st = dc_geotiff_write_classes(path, lab, r->height, r->width, r->n_classes, names, &geo);
+  free(lab);
+  return st;
+}
+
 /* The fine-tuned model with its vocabulary, written collectively from the eval models. */
 static enum dc_status save_model(struct ft *f, const char *dir) {
   char ckdir[2100], **table = NULL;
@@ -627,6 +647,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     st = make_result(f, test_pred, test_score, map_pred, &r);
     char path[2100];
     snprintf(path, sizeof path, "%s/result.h5", dir);
+    if (st == DC_OK && r.prediction) st = write_prediction_tif(f, dir, &r); /* before result.h5, which marks done */
     if (st == DC_OK) st = dc_result_write(path, &r);
     if (st == DC_OK && test_score)
       dc_log(DC_LOG_INFO, "run %d, %d-shot, task %s: accuracy %.3f  AUC %.3f  sensitivity %.3f  specificity %.3f  (best "
