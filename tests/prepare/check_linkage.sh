@@ -24,6 +24,8 @@ check diffclip "$mpi_libs" 'libmpi' present
 check diffclip "$mpi_libs" 'libhdf5_serial' absent
 check diffclip "$mpi_libs" 'libmatio' absent
 check diffclip "$mpi_libs" 'libgdal' absent
+check diffclip "$mpi_libs" 'libgeotiff' present
+check diffclip "$mpi_libs" 'libtiff' present
 check diffclip-prepare "$prep_libs" 'libhdf5_serial' present
 check diffclip-prepare "$prep_libs" 'libmatio' present
 check diffclip-prepare "$prep_libs" 'libgdal' present
