@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "diffclip/core/rng.h"
 
@@ -75,4 +76,22 @@ void dc_backend_library_info(char *out, size_t cap) {
   char cuda[256];
   dc_backend_cuda_library_info(cuda, sizeof cuda);
   snprintf(out, cap, "%s; %s", openblas_get_config(), cuda); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+}
+
+const char *dc_backend_blas_core(void) { return openblas_get_corename(); }
+
+const char *dc_backend_blas_core_fix(void) {
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if (set && *set) return NULL; /* the user's choice */
+  const char *core = openblas_get_corename();
+  static const char *const old[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge", "Katmai",
+                                    "Coppermine", "Northwood", "Banias", "Atom", "unknown"};
+  int weak = 0;
+  for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) weak |= core && strcasecmp(core, old[i]) == 0;
+  if (!weak) return NULL;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return NULL;
 }

@@ -26,16 +26,10 @@ struct bench_opts {
   const char *backend;
 };
 
-/* The published PyTorch code's samples/s at batch 128 (float32, eager): on the project's
- * 2-core CPU machine (docs/performance.md) and on one H100 80GB (PyTorch 2.11; issue 6).
- * At batch 512 only the H100 pretraining figure is known (TF32). 0: none. */
+/* No speed-up is printed against a figure this run did not measure: a comparison with the
+ * published PyTorch code is made side by side in one run (../shared/bench/side_by_side.sh,
+ * docs/performance.md). */
 enum bench_case { BENCH_PRETRAIN, BENCH_FINETUNE, BENCH_INFERENCE };
-static double reference_rate(const struct dc_backend *be, enum bench_case c, int B) {
-  static const double cpu128[] = {4.0, 3.3, 9.8}, h100_128[] = {3629, 3085, 24919};
-  if (B == 128) return be->device_memory ? h100_128[c] : cpu128[c];
-  if (B == 512 && be->device_memory && c == BENCH_PRETRAIN) return 11007;
-  return 0;
-}
 
 struct timing {
   double best, median;
@@ -53,14 +47,14 @@ static struct timing summarise(double *t, int n) {
 
 static void report(const struct dc_backend *be, const char *what, enum bench_case c, int B, double gflop,
                    struct timing t) {
-  double rate = B / t.median, ref = reference_rate(be, c, B);
+  double rate = B / t.median;
+  (void)c;
   if (be->device_memory)
     printf("%-34s batch %4d  %9.1f samples/s  %6.2f TFLOP/s  (%.1f GFLOP, median %.2f ms, best %.2f ms)", what, B,
            rate, gflop / t.median / 1e3, gflop, 1e3 * t.median, 1e3 * t.best);
   else
     printf("%-34s batch %4d  %8.2f samples/s  %7.2f GFLOP/s  (%.1f GFLOP, median %.3f s, best %.3f s)", what, B, rate,
            gflop / t.median, gflop, t.median, t.best);
-  if (ref > 0) printf("  reference %.1f samples/s: %.1fx", ref, rate / ref);
   printf("\n");
 }
 
@@ -194,8 +188,9 @@ static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: diffclip bench-speed [options]\n"
           "Times a pretraining step, a fine-tuning step and an inference batch at the paper's\n"
-          "Houston sizes on random data and prints samples/s and the FLOP rate next to the\n"
-          "published code's figures for the same kind of machine.\n\n"
+          "Houston sizes on random data and prints samples/s and the FLOP rate. It compares with\n"
+          "nothing it did not measure: for the published PyTorch code beside it, in one run, see\n"
+          "docs/performance.md (../shared/bench/side_by_side.sh).\n\n"
           "  --backend B  auto (default: cuda when a GPU is visible), cpu, cuda (TF32 GEMMs)\n"
           "               or cuda-fp32 (float32-exact GEMMs)\n"
           "  --batch N    batch size (default 128)\n"
@@ -237,8 +232,7 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
   int bands[2] = {144, 1};
   dc_model_config_paper(&cfg, 2, bands);
   if (be->device_memory)
-    printf("bench-speed: %s backend, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks); reference: the published "
-           "PyTorch code on one H100 80GB\n",
+    printf("bench-speed: %s backend, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
            be->name, cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
   else
     printf("bench-speed: CPU backend, %d OpenMP threads, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",

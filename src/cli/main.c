@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "diffclip/backend/backend.h"
 #include "diffclip/core/suggest.h"
 #include "diffclip/train/pretrain_run.h"
 
@@ -65,13 +67,30 @@ static void note_stop(const struct dc_dist *d, const char *verb, int code) {
     fprintf(stderr, "diffclip: cannot write DIFFCLIP_STOP_FILE %s; the job template may not requeue\n", path);
 }
 
+/* OpenBLAS chose kernels older than this CPU (it does not know the model): start again
+ * with OPENBLAS_CORETYPE set, before MPI or anything else has started. */
+static void blas_kernels(char **argv) {
+  const char *fix = dc_backend_blas_core_fix();
+  if (!fix || getenv("DIFFCLIP_BLAS_REEXEC")) return;
+  char from[64];
+  snprintf(from, sizeof from, "%s", dc_backend_blas_core());
+  setenv("OPENBLAS_CORETYPE", fix, 1);
+  setenv("DIFFCLIP_BLAS_REEXEC", from, 1); /* once only, and the note below says why */
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on with the slower kernels */
+}
+
 int main(int argc, char **argv) {
+  blas_kernels(argv);
+  const char *from = getenv("DIFFCLIP_BLAS_REEXEC");
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? DC_EXIT_USAGE : DC_EXIT_OK;
   }
   if (strcmp(argv[1], "--version") == 0) {
     printf("diffclip %s\n", DIFFCLIP_VERSION);
+    printf("OpenBLAS kernels %s%s%s%s\n", dc_backend_blas_core(), from && *from ? " (OpenBLAS chose " : "",
+           from && *from ? from : "", from && *from ? " for this CPU, which it does not know; OPENBLAS_CORETYPE set)" : "");
     return DC_EXIT_OK;
   }
   /* DIFFCLIP_LOG_LEVEL=debug: from the first line on, errors with their place in the source */
@@ -94,6 +113,9 @@ int main(int argc, char **argv) {
   }
   struct dc_dist d;
   if (dc_dist_init(&d, &argc, &argv) != DC_OK) return DC_EXIT_ERROR;
+  if (from && *from)
+    dc_log(DC_LOG_INFO, "OpenBLAS: %s kernels (it chose %s for this CPU model, which it does not know; "
+           "OPENBLAS_CORETYPE=%s set for it)", dc_backend_blas_core(), from, dc_backend_blas_core());
   /* the verb sees argv from its own name on, so getopt_long starts after it */
   int code = v->run(&d, argc - 1, argv + 1);
   note_stop(&d, v->name, code);

@@ -62,6 +62,14 @@ int dc_backend_local_rank(void);
 /* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>; CUDA
  * runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or "; CUDA not in this build". */
 void dc_backend_library_info(char *out, size_t cap);
+/* The OpenBLAS kernel family in use ("SkylakeX", "Haswell", "Prescott", ...). */
+const char *dc_backend_blas_core(void);
+/* OpenBLAS picks its kernels from the CPU model when it loads; a CPU newer than it knows
+ * (0.3.21 on Emerald Rapids, model 207) gets the SSE3 "Prescott" kernels, about 2.3 times
+ * slower here. The kernel family to ask for by OPENBLAS_CORETYPE (then the process must
+ * start again, as OpenBLAS reads it only when loaded): "SkylakeX" on AVX-512, "Haswell"
+ * on AVX2 + FMA; NULL when the choice is already right or the user set OPENBLAS_CORETYPE. */
+const char *dc_backend_blas_core_fix(void);
 /* The CUDA part of dc_backend_library_info (cuda/ or nocuda/). */
 void dc_backend_cuda_library_info(char *out, size_t cap);
 
