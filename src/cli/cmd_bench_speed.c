@@ -235,8 +235,9 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
     printf("bench-speed: %s backend, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
            be->name, cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
   else
-    printf("bench-speed: CPU backend, %d OpenMP threads, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
-           omp_get_max_threads(), cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
+    printf("bench-speed: CPU backend, %d OpenMP threads, OpenBLAS %s kernels, Houston sizes (144+1 bands, W=%d, D=%d, "
+           "%d+%d blocks)\n",
+           omp_get_max_threads(), dc_backend_blas_core(), cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
   enum dc_status st = bench_pretrain(&o, &cfg, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0, be);

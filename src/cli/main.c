@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
   struct dc_dist d;
   if (dc_dist_init(&d, &argc, &argv) != DC_OK) return DC_EXIT_ERROR;
   if (from && *from)
-    dc_log(DC_LOG_INFO, "OpenBLAS: %s kernels (it chose %s for this CPU model, which it does not know; "
+    dc_log(DC_LOG_DEBUG, "OpenBLAS: %s kernels (it chose %s for this CPU model, which it does not know; "
            "OPENBLAS_CORETYPE=%s set for it)", dc_backend_blas_core(), from, dc_backend_blas_core());
   /* the verb sees argv from its own name on, so getopt_long starts after it */
   int code = v->run(&d, argc - 1, argv + 1);
