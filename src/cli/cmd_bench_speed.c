@@ -29,8 +29,6 @@ struct bench_opts {
 /* No speed-up is printed against a figure this run did not measure: a comparison with the
  * published PyTorch code is made side by side in one run (../shared/bench/side_by_side.sh,
  * docs/performance.md). */
-enum bench_case { BENCH_PRETRAIN, BENCH_FINETUNE, BENCH_INFERENCE };
-
 struct timing {
   double best, median;
 };
@@ -45,10 +43,8 @@ static struct timing summarise(double *t, int n) {
   return (struct timing){t[0], n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2])};
 }
 
-static void report(const struct dc_backend *be, const char *what, enum bench_case c, int B, double gflop,
-                   struct timing t) {
+static void report(const struct dc_backend *be, const char *what, int B, double gflop, struct timing t) {
   double rate = B / t.median;
-  (void)c;
   if (be->device_memory)
     printf("%-34s batch %4d  %9.1f samples/s  %6.2f TFLOP/s  (%.1f GFLOP, median %.2f ms, best %.2f ms)", what, B,
            rate, gflop / t.median / 1e3, gflop, 1e3 * t.median, 1e3 * t.best);
@@ -92,7 +88,7 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
     if (i >= 0) t[i] = dc_now_s() - t0;
   }
   DC_TRY(be->error());
-  report(be, "pretraining step (fwd+bwd+Adam)", BENCH_PRETRAIN, B, 3 * dc_flops_pretrain_forward(cfg, B) / 1e9,
+  report(be, "pretraining step (fwd+bwd+Adam)", B, 3 * dc_flops_pretrain_forward(cfg, B) / 1e9,
          summarise(t, o->iters));
   free(t);
   free(x0[0]);
@@ -148,7 +144,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   }
   DC_TRY(be->error());
   double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
-  report(be, label, BENCH_FINETUNE, B, gflop, summarise(t, o->iters));
+  report(be, label, B, gflop, summarise(t, o->iters));
   if (with_inference) {
     /* inference: image features of a batch, eval-mode BatchNorm; the class prompts' text
      * features are computed once per run, not per batch */
@@ -159,7 +155,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       if (i >= 0) t[i] = dc_now_s() - t0;
     }
     DC_TRY(be->error());
-    report(be, "inference batch (image features)", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
+    report(be, "inference batch (image features)", B, dc_flops_image_forward(cfg, B) / 1e9,
            summarise(t, o->iters));
     if (o->graph) {
       /* the same batch as one replayed graph (recorded at the first call, after the plain
@@ -173,7 +169,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       }
       be->graph_free(graph);
       DC_TRY(be->error());
-      report(be, "inference batch, one graph", BENCH_INFERENCE, B, dc_flops_image_forward(cfg, B) / 1e9,
+      report(be, "inference batch, one graph", B, dc_flops_image_forward(cfg, B) / 1e9,
              summarise(t, o->iters));
     }
   }

@@ -78,6 +78,7 @@ static void blas_kernels(char **argv) {
   setenv("DIFFCLIP_BLAS_REEXEC", from, 1); /* once only, and the note below says why */
   execv("/proc/self/exe", argv);
   unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on with the slower kernels */
+  unsetenv("DIFFCLIP_BLAS_REEXEC");
 }
 
 int main(int argc, char **argv) {

@@ -143,7 +143,7 @@ static int replaceable(const char *path, int *exists) {
 }
 
 /* The colour legend of an entry's class maps (from the first cell with classes). */
-static void class_legend(struct rd_doc *d, const struct rp_entry *e, const struct rp_cell *ref, int over) {
+static void class_legend(struct rd_doc *d, const struct rp_cell *ref, int over) {
   struct rd_swatch sw[DC_RESULT_MAX_CLASSES + 1];
   int n = 0;
   for (int k = 1; k <= ref->n_classes; k++, n++) {
@@ -151,9 +151,8 @@ static void class_legend(struct rd_doc *d, const struct rp_entry *e, const struc
     snprintf(sw[n].text, sizeof sw[n].text, "%d %.80s", k, ref->class_names[k - 1]);
   }
   dc_map_class_color(0, sw[n].rgb);
-  snprintf(sw[n++].text, sizeof sw[n].text, "%s", over ? "unlabelled / not predicted: the scene, dimmed" : "0 unlabelled / not predicted");
-  rd_legend(d, "Classes", n, sw);
-  (void)e;
+  snprintf(sw[n].text, sizeof sw[n].text, "%s", over ? "unlabelled / not predicted: the scene, dimmed" : "0 unlabelled / not predicted");
+  rd_legend(d, "Classes", n + 1, sw);
 }
 
 static void error_legend(struct rd_doc *d, int over) {
@@ -241,7 +240,7 @@ static void sections_figures(const struct rp_report *r, struct rd_doc *d) {
     rd_heading(d, 3, "%s", e->display);
     if (e->scene_png[0]) rd_image(d, e->scene_png, "the scene (false-colour composite)");
     if (e->truth_png[0]) rd_image(d, e->truth_png, "ground truth (train and test labels merged)");
-    class_legend(d, e, ref, 0);
+    class_legend(d, ref, 0);
     int errors = 0;
     for (int s = 0; s < sp->n_shots; s++) {
       const struct rp_cell *c = &e->cells[s];
@@ -249,7 +248,7 @@ static void sections_figures(const struct rp_report *r, struct rd_doc *d) {
       char caption[256];
       if (c->maps[0][0]) {
         snprintf(caption, sizeof caption, "%d shots, run %d: prediction%s", c->shots, c->map_run,
-                 e->scene_over ? " (over the scene)" : "");
+                 e->scene_png[0] ? " (over the scene)" : "");
         rd_image(d, c->maps[0], caption);
       }
       if (c->maps[2][0]) {
@@ -258,8 +257,8 @@ static void sections_figures(const struct rp_report *r, struct rd_doc *d) {
         errors = 1;
       }
     }
-    if (e->scene_over) class_legend(d, e, ref, 1);
-    if (errors) error_legend(d, e->scene_over);
+    if (e->scene_png[0]) class_legend(d, ref, 1);
+    if (errors) error_legend(d, e->scene_png[0]);
     maps++;
   }
   if (!maps) rd_para(d, "No result holds a scene map.");

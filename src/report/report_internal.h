@@ -54,8 +54,8 @@ struct rp_entry {
   const char *paper;   /* ds->paper_key or ds->name */
   struct rp_cell cells[DC_REPORT_MAX_SHOTS];
   char pretrain_svg[160], finetune_svg[160], val_acc_svg[160]; /* relative; "" none */
-  char truth_png[160], scene_png[160]; /* the ground truth and the false-colour composite, once per entry */
-  int scene_over;                      /* 1 when the cells' maps are drawn over the composite */
+  char truth_png[160], scene_png[160]; /* the ground truth and the false-colour composite, once per entry;
+                                          with a composite the cells' maps are drawn over it */
   char *config_text;                   /* the entry's resolved configuration (<bench>/<entry>/config.cfg); NULL none */
   char pretrain_note[320]; /* why there is no pretraining curve */
   int pretrain_records;

@@ -57,7 +57,6 @@ static enum dc_status draw_maps(struct rp_report *r, struct rp_entry *e, struct 
     snprintf(e->scene_png, sizeof e->scene_png, "maps/%s_scene.png", e->ds->name);
     snprintf(path, sizeof path, "%s/%s", r->dir, e->scene_png);
     DC_TRY(dc_map_png_write(path, res, DC_MAP_SCENE, r->spec->map_scale, base));
-    e->scene_over = 1;
   }
   if (first && res->truth) {
     snprintf(e->truth_png, sizeof e->truth_png, "maps/%s_truth.png", e->ds->name);
@@ -69,7 +68,7 @@ static enum dc_status draw_maps(struct rp_report *r, struct rp_entry *e, struct 
     if (k == 0 ? !res->prediction : !(res->prediction && res->truth && res->test_mask)) continue;
     snprintf(c->maps[k], sizeof c->maps[k], "maps/%s_shots%d_%s.png", e->ds->name, c->shots, kinds[k]);
     snprintf(path, sizeof path, "%s/%s", r->dir, c->maps[k]);
-    DC_TRY(dc_map_png_write(path, res, (enum dc_map_kind)k, r->spec->map_scale, e->scene_over ? base : NULL));
+    DC_TRY(dc_map_png_write(path, res, (enum dc_map_kind)k, r->spec->map_scale, e->scene_png[0] ? base : NULL));
   }
   return DC_OK;
 }

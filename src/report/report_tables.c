@@ -153,6 +153,16 @@ static void paper_footnotes(struct rd_doc *d, int why) {
   if (why & WHY_MIXED) rd_item(d, "\"- (mixed)\": the runs of this setting used different label protocols.");
 }
 
+static const char *why_cell(int why) {
+  switch (why) {
+    case WHY_NO_FIGURE: return "- (no figure)";
+    case WHY_OFFICIAL: return "- (official split)";
+    case WHY_UNRECORDED: return "- (protocol not recorded)";
+    case WHY_MIXED: return "- (mixed)";
+    default: return "-";
+  }
+}
+
 static const char *protocol_name(const struct rp_cell *c) {
   if (c->n_found == 0) return "-";
   if (!c->protocol[0]) return "not recorded";
@@ -192,8 +202,6 @@ void rp_table_main(const struct rp_report *r, struct rd_doc *d, struct dc_text *
       int figure = rp_paper_classes(e->paper, c->shots, &p[0], &p[1], &p[2]);
       int why = paper_reason(c, figure), have = figure && !why && c->n_found > 0;
       why_all |= why;
-      static const char *const why_text[9] = {"-", "- (no figure)", "- (official split)", "-", "- (protocol not recorded)",
-                                              "-", "-", "-", "- (mixed)"};
       rd_cell(d, "%s", e->display);
       rd_cell(d, "%d", c->shots);
       rd_cell(d, "%s", protocol_name(c));
@@ -206,7 +214,7 @@ void rp_table_main(const struct rp_report *r, struct rd_doc *d, struct dc_text *
         if (have)
           rd_cell(d, "%.2f", 100 * p[k]);
         else
-          rd_cell(d, "%s", why_text[why & 15]);
+          rd_cell(d, "%s", why_cell(why));
         csv_stat(csv, st[k], 100);
         csv_num(csv, have ? p[k] : NAN, 100);
       }

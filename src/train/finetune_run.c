@@ -53,6 +53,9 @@ struct ft {
 
 /* The keys that do not change a run's result: where it lives, how it is logged and run,
  * which runs and datasets the job holds (the run index and shot count are its folder). */
+/* data.task as its configuration text ("abnormal", "acl", "meniscus") */
+static const char *const data_task_text[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
+
 static const char *const finetune_operational[] = {
     "run.name", "run.out_dir", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend", "data.scene",
     "data.study", "data.paper", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
@@ -358,9 +361,8 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
   r->shots = f->shots, r->run = f->run, r->n_classes = f->N;
   snprintf(r->task, sizeof r->task, "%s", test_score ? "binary" : "classes");
   static const char *const protocols[] = {DC_DATA_PROTOCOL_CHOICES(DC_CONFIG_ENUM_TEXT)};
-  static const char *const targets[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
   snprintf(r->protocol, sizeof r->protocol, "%s", protocols[f->cfg->data.protocol]);
-  if (!s) snprintf(r->target, sizeof r->target, "%s", targets[f->cfg->data.task]);
+  if (!s) snprintf(r->target, sizeof r->target, "%s", data_task_text[f->cfg->data.task]);
   for (int k = 0; k < f->N; k++) snprintf(r->class_names[k], sizeof r->class_names[k], "%s", f->class_names[k]);
   if (test_score) { /* the exam's score: the positive class's probability, threshold 0.5 */
     struct dc_binary_metrics bm;
@@ -538,7 +540,6 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
              f->split.test_per_class[k], s ? "pixels" : "exams", f->shots);
   if (!s && d->rank == 0) { /* a binary task whose test or validation exams are of one class */
     const struct dc_split *sp = &f->split;
-    static const char *const tasks[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
     for (int which = 0; which < 2; which++) {
       const int *per = which ? sp->val_per_class : sp->test_per_class;
       int n = which ? sp->n_val : sp->n_test;
@@ -546,11 +547,11 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
       if (which)
         dc_log(DC_LOG_WARN, "task %s, %d shots, run %d: the validation draw holds %d exam(s), all %s: the epoch kept (best "
                "validation accuracy) is chosen on one class only and says little (raise finetune.val_pixels)",
-               tasks[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1]);
+               data_task_text[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1]);
       else
         dc_log(DC_LOG_WARN, "task %s, %d shots, run %d: the test split holds %d exam(s), all %s: AUC and %s are "
                "undefined (stored as NaN, shown as n/a); accuracy measures one class only",
-               tasks[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1],
+               data_task_text[cfg->data.task], f->shots, f->run, n, f->class_names[per[0] > 0 ? 0 : 1],
                per[0] > 0 ? "sensitivity" : "specificity");
     }
   }
@@ -793,7 +794,7 @@ enum dc_status dc_finetune_runs(const struct dc_dist *d, const struct dc_config 
       dc_log(DC_LOG_INFO,
              "%d-shot over %d run(s), task %s: mean accuracy %.2f%% (+- %.2f), AUC %.3f (+- %.3f), sensitivity %.3f "
              "(+- %.3f), specificity %.3f (+- %.3f); chance 50%%; +- is the population std (ddof 0), as in the report",
-             k, n, cfg->data.task == DC_DATA_TASK_ABNORMAL ? "abnormal" : cfg->data.task == DC_DATA_TASK_ACL ? "acl" : "meniscus",
+             k, n, data_task_text[cfg->data.task],
              100 * m[0], 100 * sd[0], m[1], sd[1], m[2], sd[2], m[3], sd[3]);
     else
       dc_log(DC_LOG_INFO,
