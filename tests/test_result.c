@@ -54,6 +54,12 @@ static void make_result(struct dc_result *r, int with_map) {
     r->rgb = malloc(3 * n);
     for (size_t i = 0; i < 3 * n; i++) r->rgb[i] = (uint8_t)(i * 7 % 251);
     r->rgb_bands[0] = 119, r->rgb_bands[1] = 72, r->rgb_bands[2] = 24;
+    r->top2 = malloc(2 * n);
+    r->top2_prob = malloc(2 * n * sizeof *r->top2_prob);
+    for (size_t i = 0; i < n; i++) {
+      r->top2[2 * i] = (uint8_t)r->prediction[i], r->top2[2 * i + 1] = (uint8_t)(1 + (i + 1) % 3);
+      r->top2_prob[2 * i] = (uint16_t)(40000 + i % 1000), r->top2_prob[2 * i + 1] = (uint16_t)(i % 20000);
+    }
   }
   snprintf(r->protocol, sizeof r->protocol, "few_shot");
 }
@@ -79,6 +85,9 @@ static int same_result(const struct dc_result *a, const struct dc_result *b) {
       ok = (!a->prediction || a->prediction[i] == b->prediction[i]) && (!a->truth || a->truth[i] == b->truth[i]) &&
            (!a->test_mask || a->test_mask[i] == b->test_mask[i]);
     ok = ok && (!a->rgb || memcmp(a->rgb, b->rgb, 3 * n) == 0);
+    ok = ok && (a->top2 == NULL) == (b->top2 == NULL) && (a->top2_prob == NULL) == (b->top2_prob == NULL);
+    ok = ok && (!a->top2 || (memcmp(a->top2, b->top2, 2 * n) == 0 &&
+                             memcmp(a->top2_prob, b->top2_prob, 2 * n * sizeof *a->top2_prob) == 0));
   }
   return ok;
 }
@@ -114,7 +123,13 @@ int main(void) {
   expect(same_result(&w, &r), "every field equal (the composite and its bands, the protocol included)");
   expect(r.rgb && r.rgb[3 * 100 + 2] == (uint8_t)((3 * 100 + 2) * 7 % 251) && r.rgb_bands[0] == 119, "the false-colour composite");
   expect(isnan(r.auc) && isnan(r.accuracy), "binary metrics NaN for task classes");
+  expect(r.top2 && r.top2[2 * 101 + 1] == 1 + 102 % 3 && r.top2_prob[2 * 101] == 40101, "the top-2 classes and probabilities");
   dc_result_free(&r);
+  w.top2[2 * 7 + 1] = 9; /* beyond the 4 classes */
+  expect(dc_result_write(path2, &w) == DC_ERR_ARG && strstr(dc_last_error(), "top-2 classes 2, 9 at pixel 7"),
+         "a top-2 class out of range refused before writing");
+  expect(access(path2, F_OK) != 0, "nothing written");
+  w.top2[2 * 7 + 1] = 1 + (7 + 1) % 3;
   expect(r.confusion == NULL && r.prediction == NULL, "free zeroes the struct");
 
   printf("binary task, no map\n");
@@ -203,9 +218,11 @@ int main(void) {
   H5Adelete(file, "protocol");
   H5Adelete(file, "target");
   H5Ldelete(file, "/map/rgb", H5P_DEFAULT);
+  H5Ldelete(file, "/map/top2", H5P_DEFAULT);
+  H5Ldelete(file, "/map/top2_prob", H5P_DEFAULT);
   H5Fclose(file);
-  expect(dc_result_read(path2, &r) == DC_OK && r.protocol[0] == '\0' && r.rgb == NULL && r.prediction != NULL,
-         "an earlier result without protocol, target and composite still reads");
+  expect(dc_result_read(path2, &r) == DC_OK && r.protocol[0] == '\0' && r.rgb == NULL && r.prediction != NULL &&
+         r.top2 == NULL, "an earlier result without protocol, target, composite and top-2 still reads");
   dc_result_free(&r);
   expect(dc_result_write(path2, &w) == DC_OK, "rewrite");
   file = H5Fopen(path2, H5F_ACC_RDWR, H5P_DEFAULT);

@@ -4,6 +4,7 @@
 #include "diffclip/backend/backend.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ static int g_local_rank = 0;
 
 void dc_backend_set_local_rank(int local_rank) { g_local_rank = local_rank > 0 ? local_rank : 0; }
 int dc_backend_local_rank(void) { return g_local_rank; }
+
+void dc_backend_set_threads(int n) {
+  if (n > 0) omp_set_num_threads(n); /* OpenBLAS's OpenMP build follows it */
+}
 
 enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
   if (name == NULL || strcmp(name, "auto") == 0) {

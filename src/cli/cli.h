@@ -25,6 +25,7 @@ int dc_cmd_pretrain(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_verify(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_finetune(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_evaluate(struct dc_dist *d, int argc, char **argv);
+int dc_cmd_predict(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_bench(struct dc_dist *d, int argc, char **argv);
 int dc_cmd_report(struct dc_dist *d, int argc, char **argv);
 

@@ -1,7 +1,7 @@
 /* `diffclip verify FILE...`: checks every kind of file diffclip writes, on this process
  * alone, one line each: checkpoints (format, every dataset readable and matching its
  * Fletcher32 checksum, the state digest, no NaN), scenes and exam stores (their format and
- * every check their readers make), result files. The kind is the file's format attribute. */
+ * every check their readers make), result files, prediction files. The kind is the file's format attribute. */
 #include <getopt.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "diffclip/data/scene.h"
 #include "diffclip/io/checkpoint.h"
 #include "diffclip/io/h5util.h"
+#include "diffclip/io/prediction.h"
 #include "diffclip/io/result.h"
 
 /* The root's format attribute ("" when the file is HDF5 without one). */
@@ -59,8 +60,19 @@ static enum dc_status verify_one(const char *path) {
     if (st == DC_OK) dc_result_free(&r);
     return st;
   }
-  return DC_ERROR(DC_ERR_IO, "%s: not a file diffclip writes (format attribute '%s'; expected %s, %s, %s or %s)", path,
-                  format, DC_CKPT_FORMAT, DC_SCENE_FORMAT, DC_EXAMS_FORMAT_NAME, DC_RESULT_FORMAT);
+  if (strcmp(format, DC_PREDICTION_FORMAT) == 0) {
+    struct dc_prediction p;
+    enum dc_status st = dc_prediction_read(path, &p);
+    if (st == DC_OK)
+      printf("%s: ok: prediction of scene %s, %d x %d pixels, %d classes%s%s, by %s\n", path, p.scene, p.height, p.width,
+             p.n_classes, p.probability ? ", every class's probability" : ", top-2 probabilities",
+             p.has_geo ? ", georeferenced" : "", p.checkpoint);
+    if (st == DC_OK) dc_prediction_free(&p);
+    return st;
+  }
+  return DC_ERROR(DC_ERR_IO, "%s: not a file diffclip writes (format attribute '%s'; expected %s, %s, %s, %s or %s)",
+                  path, format, DC_CKPT_FORMAT, DC_SCENE_FORMAT, DC_EXAMS_FORMAT_NAME, DC_RESULT_FORMAT,
+                  DC_PREDICTION_FORMAT);
 }
 
 int dc_cmd_verify(struct dc_dist *d, int argc, char **argv) {

@@ -1,6 +1,8 @@
 /* The --config / --set options shared by the verbs (see config_opts.h). */
 #include "cli/config_opts.h"
 
+#include "diffclip/backend/backend.h"
+
 #include "diffclip/core/suggest.h"
 
 #include <stdio.h>
@@ -40,6 +42,7 @@ enum dc_status dc_cli_config_load(const struct dc_cli_config *o, struct dc_confi
   if (st == DC_OK) {
     dc_log_set_level((enum dc_log_level)cfg->run.log_level); /* the same order */
     dc_log_set_all_ranks(cfg->run.log_all_ranks);
+    dc_backend_set_threads(cfg->run.threads);
   }
   return st;
 }

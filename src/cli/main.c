@@ -27,6 +27,7 @@ static const struct verb verbs[] = {
     {"pretrain", dc_cmd_pretrain, "masked-diffusion pretraining on every rank, checkpointed and resumable"},
     {"finetune", dc_cmd_finetune, "few-shot contrastive fine-tuning and evaluation, per run (label draw)"},
     {"evaluate", dc_cmd_evaluate, "evaluate fine-tuned checkpoints: metrics and the whole-scene map"},
+    {"predict", dc_cmd_predict, "map a scene with a fine-tuned model: classes and scores in HDF5, GeoTIFF and PNG"},
     {"bench", dc_cmd_bench, "every dataset x shot setting x run, then the report (report.md, .html, .json, maps, curves)"},
     {"report", dc_cmd_report, "remake the benchmark report from a bench folder (rank 0)"},
     {"verify", dc_cmd_verify, "check files diffclip wrote: checkpoints, scenes, exam stores, results"},

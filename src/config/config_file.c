@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config_internal.h"
 
@@ -411,6 +412,25 @@ enum dc_status dc_config_apply_file(struct dc_config *cfg, const char *file, str
     f->stack[0] = f->real;
     st = apply_file(cfg, f);
   }
+  free(f);
+  return st;
+}
+
+enum dc_status dc_config_apply_text(struct dc_config *cfg, const char *text, const char *shown,
+                                    struct dc_config_origins *origins) {
+  struct file_ctx *f = calloc(1, sizeof *f);
+  size_t len = strlen(text);
+  char *scratch = malloc(len + 1);
+  enum dc_status st = f && scratch ? DC_OK : DC_ERROR(DC_ERR_NOMEM, "%s: no memory to parse it", shown);
+  if (st == DC_OK && strstr(text, "@include"))
+    st = DC_ERROR(DC_ERR_ARG, "%s: a configuration text holds no @include (only a file does)", shown);
+  if (st == DC_OK) {
+    f->shown = shown;
+    f->origins = origins;
+    if (!getcwd(f->dir, sizeof f->dir)) f->dir[0] = '\0';
+    st = apply_segment(cfg, text, len, 0, len, f, scratch);
+  }
+  free(scratch);
   free(f);
   return st;
 }

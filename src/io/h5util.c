@@ -286,3 +286,79 @@ void dc_h5_library_info(char *out, size_t cap) {
 #endif
   snprintf(out, cap, "HDF5 %u.%u.%u (%s)", major, minor, release, kind);
 }
+
+/* ---- whole datasets of a known shape ---------------------------------------------- */
+
+enum dc_status dc_h5_read_shaped(hid_t f, const char *name, hid_t mtype, size_t elem, int rank, const hsize_t *want,
+                                 void **out, const char *path) {
+  *out = NULL;
+  if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return DC_ERROR(DC_ERR_IO, "%s: dataset %s is missing", path, name);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
+  hsize_t dims[3] = {0, 0, 0};
+  int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1, same = nd == rank && rank >= 1 && rank <= 3;
+  if (same && H5Sget_simple_extent_dims(s, dims, NULL) < 0) same = 0;
+  for (int i = 0; same && i < rank; i++) same = dims[i] == want[i];
+  enum dc_status st = DC_OK;
+  if (!same) {
+    char got[96] = "", exp[96] = "";
+    for (int i = 0; i < 3 && i < (nd > 0 ? nd : 0); i++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    for (int i = 0; i < rank && i < 3; i++)
+      snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%llu", i ? ", " : "", (unsigned long long)want[i]);
+    st = DC_ERROR(DC_ERR_IO, "%s: %s has %d dims of (%s) expected (%s)", path, name, nd, got, exp);
+    goto done;
+  }
+  size_t n = 1;
+  for (int i = 0; i < rank; i++) n *= (size_t)want[i];
+  *out = malloc(n ? n * elem : elem);
+  if (!*out) {
+    st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for %s", path, name);
+    goto done;
+  }
+  if (n > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+    st = DC_ERROR(DC_ERR_IO, "%s: cannot read %s (corrupt, or not numbers)", path, name);
+    free(*out);
+    *out = NULL;
+  }
+done:
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
+  return st;
+}
+
+enum dc_status dc_h5_read_names(hid_t f, const char *name, int n, char *out, size_t stride, const char *path) {
+  if (n < 1 || n > 4096) return DC_ERROR(DC_ERR_ARG, "%s: %d names asked of %s", path, n, name);
+  if (!dc_h5_exists(f, name)) return DC_ERROR(DC_ERR_IO, "%s: dataset %s is missing", path, name);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
+  hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
+  hid_t mt = dc_h5_vstr_type();
+  char **v = calloc((size_t)n, sizeof *v);
+  enum dc_status st = DC_OK;
+  if (!v) {
+    st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for %s", path, name);
+  } else if (s < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0 ||
+             H5Sget_simple_extent_npoints(s) != n) {
+    st = DC_ERROR(DC_ERR_IO, "%s: %s is not %d variable-length strings", path, name, n);
+  } else if (mt < 0 || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read %s", path, name);
+  } else {
+    for (int k = 0; k < n && st == DC_OK; k++) {
+      if (!v[k] || strlen(v[k]) >= stride)
+        st = DC_ERROR(DC_ERR_IO, "%s: %s entry %d is missing or longer than %zu bytes", path, name, k, stride - 1);
+      else
+        memcpy(out + (size_t)k * stride, v[k], strlen(v[k]) + 1);
+    }
+    hsize_t hn = (hsize_t)n;
+    hid_t ms = H5Screate_simple(1, &hn, NULL);
+    if (ms >= 0) H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, v);
+    dc_h5_close(ms, H5Sclose);
+  }
+  free(v);
+  dc_h5_close(mt, H5Tclose);
+  dc_h5_close(t, H5Tclose);
+  dc_h5_close(s, H5Sclose);
+  dc_h5_close(ds, H5Dclose);
+  return st;
+}

@@ -46,6 +46,8 @@ static enum dc_status check_result(const char *path, const struct dc_result *r) 
     return DC_ERROR(DC_ERR_ARG, "%s: map size %d x %d is not valid (both 0, or both positive)", path, r->height, r->width);
   if (r->height > 0 && !r->prediction && !r->truth && !r->test_mask)
     return DC_ERROR(DC_ERR_ARG, "%s: map size %d x %d but no map", path, r->height, r->width);
+  if (r->top2 && (!r->top2_prob || !r->prediction))
+    return DC_ERROR(DC_ERR_ARG, "%s: top-2 classes need their probabilities and the prediction map", path);
   if (r->n_exams < 0 || (r->n_exams > 0 && (!r->exam_id || !r->exam_score || !r->exam_pred || !r->exam_truth)))
     return DC_ERROR(DC_ERR_ARG, "%s: %d exams but not every per-exam array (id, score, prediction, truth)", path,
                     r->n_exams);
@@ -60,6 +62,9 @@ static enum dc_status check_result(const char *path, const struct dc_result *r) 
       return DC_ERROR(DC_ERR_ARG, "%s: prediction %d at pixel %zu is outside 0..%d", path, r->prediction[i], i, r->n_classes);
     if (r->truth && (r->truth[i] < 0 || r->truth[i] > r->n_classes))
       return DC_ERROR(DC_ERR_ARG, "%s: truth %d at pixel %zu is outside 0..%d", path, r->truth[i], i, r->n_classes);
+    if (r->top2 && (r->top2[2 * i] > r->n_classes || r->top2[2 * i + 1] > r->n_classes))
+      return DC_ERROR(DC_ERR_ARG, "%s: top-2 classes %d, %d at pixel %zu are outside 0..%d", path, r->top2[2 * i],
+                      r->top2[2 * i + 1], i, r->n_classes);
   }
   return DC_OK;
 }
@@ -122,6 +127,17 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
       dc_h5_close(d, H5Dclose);
       if (w < 0) return DC_ERROR(DC_ERR_HDF5, "%s: cannot write attribute /map/rgb rgb_bands", path);
     }
+    if (r->top2) { /* the two likeliest classes of every pixel and their probabilities (x 65535) */
+      hsize_t dims[3] = {hw[0], hw[1], 2}, chunk[3] = {hw[0] < 64 ? hw[0] : 64, hw[1], 2};
+      DC_TRY(dc_h5_put_dataset(f, "/map/top2", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, dims, chunk, 4, r->top2, path));
+      DC_TRY(dc_h5_put_dataset(f, "/map/top2_prob", H5T_STD_U16LE, H5T_NATIVE_UINT16, 3, dims, chunk, 4, r->top2_prob,
+                               path));
+      hid_t d = H5Dopen2(f, "/map/top2_prob", H5P_DEFAULT);
+      enum dc_status sa = d >= 0 ? dc_h5_put_attr_double(d, "scale", 1.0 / 65535.0, path)
+                                 : DC_ERROR(DC_ERR_HDF5, "%s: cannot open /map/top2_prob", path);
+      dc_h5_close(d, H5Dclose);
+      DC_TRY(sa);
+    }
   }
   if (r->n_exams > 0) { /* per exam, so the AUC can be recomputed and audited */
     hsize_t ne1[1] = {(hsize_t)r->n_exams};
@@ -161,77 +177,6 @@ enum dc_status dc_result_write(const char *path, const struct dc_result *r) {
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-/* A whole dataset of exactly the given shape, converted to mtype, into a new buffer. */
-static enum dc_status get_data(hid_t f, const char *name, hid_t mtype, size_t elem, int rank, const hsize_t *want,
-                               void **out, const char *path) {
-  *out = NULL;
-  if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return DC_ERROR(DC_ERR_IO, "%s: dataset %s is missing", path, name);
-  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-  hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
-  hsize_t dims[2] = {0, 0};
-  int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
-  enum dc_status st = DC_OK;
-  if (nd != rank || H5Sget_simple_extent_dims(s, dims, NULL) < 0 || dims[0] != want[0] || (rank == 2 && dims[1] != want[1])) {
-    if (rank == 1)
-      st = DC_ERROR(DC_ERR_IO, "%s: %s has %d dims of (%llu) expected (%llu)", path, name, nd,
-                    (unsigned long long)dims[0], (unsigned long long)want[0]);
-    else
-      st = DC_ERROR(DC_ERR_IO, "%s: %s has %d dims of (%llu, %llu) expected (%llu, %llu)", path, name, nd,
-                    (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)want[0],
-                    (unsigned long long)want[1]);
-    goto done;
-  }
-  size_t n = (size_t)want[0] * (rank == 2 ? (size_t)want[1] : 1);
-  *out = malloc(n ? n * elem : elem);
-  if (!*out) {
-    st = DC_ERROR(DC_ERR_NOMEM, "%s: no memory for %s", path, name);
-    goto done;
-  }
-  if (n > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
-    st = DC_ERROR(DC_ERR_IO, "%s: cannot read %s (corrupt, or not numbers)", path, name);
-    free(*out);
-    *out = NULL;
-  }
-done:
-  dc_h5_close(s, H5Sclose);
-  dc_h5_close(ds, H5Dclose);
-  return st;
-}
-
-static enum dc_status get_names(hid_t f, const char *path, struct dc_result *r) {
-  const char *name = "/classes/names";
-  if (H5Lexists(f, "/classes", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0)
-    return DC_ERROR(DC_ERR_IO, "%s: dataset %s is missing", path, name);
-  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-  hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
-  hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
-  hid_t mt = dc_h5_vstr_type();
-  char *v[DC_RESULT_MAX_CLASSES] = {0};
-  enum dc_status st = DC_OK;
-  if (s < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0 ||
-      H5Sget_simple_extent_npoints(s) != r->n_classes) {
-    st = DC_ERROR(DC_ERR_IO, "%s: %s is not %d variable-length strings", path, name, r->n_classes);
-  } else if (mt < 0 || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-    st = DC_ERROR(DC_ERR_HDF5, "%s: cannot read %s", path, name);
-  } else {
-    for (int k = 0; k < r->n_classes && st == DC_OK; k++) {
-      if (!v[k] || strlen(v[k]) >= sizeof r->class_names[k])
-        st = DC_ERROR(DC_ERR_IO, "%s: %s entry %d is missing or longer than %zu bytes", path, name, k,
-                      sizeof r->class_names[k] - 1);
-      else
-        memcpy(r->class_names[k], v[k], strlen(v[k]) + 1);
-    }
-    hsize_t n = (hsize_t)r->n_classes;
-    hid_t ms = H5Screate_simple(1, &n, NULL);
-    if (ms >= 0) H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, v);
-    dc_h5_close(ms, H5Sclose);
-  }
-  dc_h5_close(mt, H5Tclose);
-  dc_h5_close(t, H5Tclose);
-  dc_h5_close(s, H5Sclose);
-  dc_h5_close(ds, H5Dclose);
-  return st;
-}
 
 /* The optional composite (H, W, 3) uint8 and its rgb_bands attribute. */
 static enum dc_status read_rgb(hid_t f, const char *path, const hsize_t hw[2], struct dc_result *r) {
@@ -292,14 +237,14 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   /* written since the protocol and target were recorded; older results read as "" */
   if (H5Aexists(f, "protocol") > 0) DC_TRY(dc_h5_get_attr_str(f, "/", "protocol", r->protocol, sizeof r->protocol, path));
   if (H5Aexists(f, "target") > 0) DC_TRY(dc_h5_get_attr_str(f, "/", "target", r->target, sizeof r->target, path));
-  DC_TRY(get_names(f, path, r));
+  DC_TRY(dc_h5_read_names(f, "/classes/names", r->n_classes, r->class_names[0], sizeof r->class_names[0], path));
 
   hsize_t c[2] = {(hsize_t)r->n_classes, (hsize_t)r->n_classes};
   void *buf;
-  DC_TRY(get_data(f, "/per_class", H5T_NATIVE_DOUBLE, sizeof(double), 1, c, &buf, path));
+  DC_TRY(dc_h5_read_shaped(f, "/per_class", H5T_NATIVE_DOUBLE, sizeof(double), 1, c, &buf, path));
   memcpy(r->per_class, buf, (size_t)r->n_classes * sizeof(double));
   free(buf);
-  DC_TRY(get_data(f, "/confusion", H5T_NATIVE_INT64, sizeof(int64_t), 2, c, &buf, path));
+  DC_TRY(dc_h5_read_shaped(f, "/confusion", H5T_NATIVE_INT64, sizeof(int64_t), 2, c, &buf, path));
   r->confusion = buf;
 
   if (H5Lexists(f, "/curves", H5P_DEFAULT) <= 0 || H5Lexists(f, "/curves/finetune_loss", H5P_DEFAULT) <= 0)
@@ -312,9 +257,9 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   if (ne < 0 || ne > 1000000) return DC_ERROR(DC_ERR_IO, "%s: cannot read the length of /curves/finetune_loss", path);
   hsize_t e[1] = {(hsize_t)ne};
   r->n_epochs = (int)ne;
-  DC_TRY(get_data(f, "/curves/finetune_loss", H5T_NATIVE_DOUBLE, sizeof(double), 1, e, &buf, path));
+  DC_TRY(dc_h5_read_shaped(f, "/curves/finetune_loss", H5T_NATIVE_DOUBLE, sizeof(double), 1, e, &buf, path));
   r->finetune_loss = buf;
-  DC_TRY(get_data(f, "/curves/val_acc", H5T_NATIVE_DOUBLE, sizeof(double), 1, e, &buf, path));
+  DC_TRY(dc_h5_read_shaped(f, "/curves/val_acc", H5T_NATIVE_DOUBLE, sizeof(double), 1, e, &buf, path));
   r->val_acc = buf;
 
   if (H5Lexists(f, "/exams", H5P_DEFAULT) > 0) { /* optional: per-exam scores of a binary task */
@@ -327,13 +272,13 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
     dc_h5_close(d, H5Dclose);
     if (!ok) return DC_ERROR(DC_ERR_IO, "%s: /exams/id is not a non-empty list of exam ids", path);
     r->n_exams = (int)ne1[0];
-    DC_TRY(get_data(f, "/exams/id", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    DC_TRY(dc_h5_read_shaped(f, "/exams/id", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
     r->exam_id = buf;
-    DC_TRY(get_data(f, "/exams/score", H5T_NATIVE_DOUBLE, sizeof(double), 1, ne1, &buf, path));
+    DC_TRY(dc_h5_read_shaped(f, "/exams/score", H5T_NATIVE_DOUBLE, sizeof(double), 1, ne1, &buf, path));
     r->exam_score = buf;
-    DC_TRY(get_data(f, "/exams/prediction", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    DC_TRY(dc_h5_read_shaped(f, "/exams/prediction", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
     r->exam_pred = buf;
-    DC_TRY(get_data(f, "/exams/truth", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
+    DC_TRY(dc_h5_read_shaped(f, "/exams/truth", H5T_NATIVE_INT32, sizeof(int32_t), 1, ne1, &buf, path));
     r->exam_truth = buf;
   }
 
@@ -356,18 +301,29 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
     r->width = (int)hw[1];
     size_t n = (size_t)hw[0] * hw[1];
     if (H5Lexists(f, names[0], H5P_DEFAULT) > 0) {
-      DC_TRY(get_data(f, names[0], H5T_NATIVE_INT32, sizeof(int32_t), 2, hw, &buf, path));
+      DC_TRY(dc_h5_read_shaped(f, names[0], H5T_NATIVE_INT32, sizeof(int32_t), 2, hw, &buf, path));
       r->prediction = buf;
     }
     if (H5Lexists(f, names[1], H5P_DEFAULT) > 0) {
-      DC_TRY(get_data(f, names[1], H5T_NATIVE_INT32, sizeof(int32_t), 2, hw, &buf, path));
+      DC_TRY(dc_h5_read_shaped(f, names[1], H5T_NATIVE_INT32, sizeof(int32_t), 2, hw, &buf, path));
       r->truth = buf;
     }
     if (H5Lexists(f, names[2], H5P_DEFAULT) > 0) {
-      DC_TRY(get_data(f, names[2], H5T_NATIVE_UINT8, sizeof(uint8_t), 2, hw, &buf, path));
+      DC_TRY(dc_h5_read_shaped(f, names[2], H5T_NATIVE_UINT8, sizeof(uint8_t), 2, hw, &buf, path));
       r->test_mask = buf;
     }
     if (H5Lexists(f, "/map/rgb", H5P_DEFAULT) > 0) DC_TRY(read_rgb(f, path, hw, r));
+    if (H5Lexists(f, "/map/top2", H5P_DEFAULT) > 0) {
+      hsize_t d3[3] = {hw[0], hw[1], 2};
+      DC_TRY(dc_h5_read_shaped(f, "/map/top2", H5T_NATIVE_UINT8, 1, 3, d3, &buf, path));
+      r->top2 = buf;
+      DC_TRY(dc_h5_read_shaped(f, "/map/top2_prob", H5T_NATIVE_UINT16, sizeof(uint16_t), 3, d3, &buf, path));
+      r->top2_prob = buf;
+      for (size_t i = 0; i < 2 * n; i++)
+        if (r->top2[i] > r->n_classes)
+          return DC_ERROR(DC_ERR_IO, "%s: /map/top2 holds %d at pixel %zu, 0..%d expected", path, r->top2[i], i / 2,
+                          r->n_classes);
+    }
     for (size_t i = 0; i < n; i++) {
       if (r->prediction && (r->prediction[i] < 0 || r->prediction[i] > r->n_classes))
         return DC_ERROR(DC_ERR_IO, "%s: /map/prediction holds %d at pixel %zu, 0..%d expected", path, r->prediction[i],
@@ -411,6 +367,8 @@ void dc_result_free(struct dc_result *r) {
   free(r->truth);
   free(r->test_mask);
   free(r->rgb);
+  free(r->top2);
+  free(r->top2_prob);
   free(r->exam_id);
   free(r->exam_score);
   free(r->exam_pred);

@@ -4,6 +4,7 @@
  * binary task scored by the positive class's probability. */
 #include "diffclip/io/geotiff.h"
 #include "diffclip/train/finetune_run.h"
+#include "diffclip/train/classify.h"
 
 #include <errno.h>
 #include <math.h>
@@ -35,16 +36,11 @@ struct ft {
   const char *const *class_names, *const *class_desc; /* (N) */
   int run, shots, N;
   struct dc_split split;
-  char **prompts;
-  struct dc_tokenizer *tok;
-  int *tokens, *eot;           /* (N * context), (N) */
+  struct dc_class_text text;    /* prompts and their tokens */
   struct dc_model_config mcfg;
   enum dc_clip_loss loss;
   struct dc_clip *train, *eval; /* train: rank 0 only */
-  float *hx[DC_MAX_MODALITIES]; /* host patches (max batch) */
-  int *ht, *hlab, *hidx;
-  float *feat, *text;           /* host features (max batch, D), (N, D) normalised */
-  float *cls_w, *cls_b;         /* linear head on the host (N, D), (N) */
+  struct dc_classifier k;       /* host batch buffers (the larger batch) */
   double *epoch_loss, *val_acc;
   int n_epochs, best_epoch;
   double finetune_s, evaluate_s;
@@ -67,148 +63,10 @@ enum dc_status dc_finetune_identity(const struct dc_config *c, char hex[DC_SHA25
                             hex);
 }
 
-static enum dc_status make_prompts(struct ft *f) {
-  const struct dc_config_finetune *fc = &f->cfg->finetune;
-  if (fc->template[0]) {
-    f->prompts = calloc((size_t)f->N, sizeof *f->prompts);
-    DC_CHECK_ALLOC(f->prompts);
-    for (int k = 0; k < f->N; k++) DC_TRY(dc_prompt_custom(fc->template, f->class_names[k], &f->prompts[k]));
-  } else {
-    /* the configuration's prompt choices are enum dc_prompt_template's, in order */
-    const char *name = dc_prompt_template_name((enum dc_prompt_template)fc->prompt);
-    DC_TRY(dc_prompts_make_all(name, f->class_names, f->class_desc, f->N, &f->prompts));
-  }
-  if (f->from_ckpt) { /* the vocabulary the model was trained with */
-    char *text = NULL, **lines;
-    int n = 0, cap = 1;
-    DC_TRY(dc_ckpt_read_text(f->from_ckpt, "/vocab", &text));
-    for (const char *p = text; *p; p++) cap += *p == '\n';
-    lines = malloc((size_t)cap * sizeof *lines);
-    DC_CHECK_ALLOC(lines);
-    for (char *line = strtok(text, "\n"); line && n < cap; line = strtok(NULL, "\n")) lines[n++] = line;
-    enum dc_status st = dc_tokenizer_from_table((const char *const *)lines, n, &f->tok);
-    free(lines);
-    free(text);
-    DC_TRY(st);
-  } else if (fc->tokenizer == DC_FINETUNE_TOKENIZER_CLIP_BPE) {
-    if (!fc->merges[0])
-      return DC_ERROR(DC_ERR_ARG, "finetune.tokenizer = \"clip_bpe\" needs finetune.merges (the shipped file is "
-                                  "data_manifests/clip_bpe/bpe_simple_vocab_16e6.txt.gz)");
-    DC_TRY(dc_tokenizer_load_bpe(fc->merges, &f->tok));
-  } else {
-    DC_TRY(dc_tokenizer_from_prompts((const char *const *)f->prompts, f->N, &f->tok));
-  }
-  int ctx = f->cfg->model.context;
-  f->tokens = malloc((size_t)f->N * ctx * sizeof *f->tokens);
-  f->eot = malloc((size_t)f->N * sizeof *f->eot);
-  DC_CHECK_ALLOC(f->tokens);
-  DC_CHECK_ALLOC(f->eot);
-  return dc_tokenizer_encode_batch(f->tok, (const char *const *)f->prompts, f->N, ctx, 1, f->tokens, f->eot);
-}
-
-static enum dc_status make_model(struct ft *f, struct dc_clip **out, int B) {
-  *out = calloc(1, sizeof **out);
-  DC_CHECK_ALLOC(*out);
-  const struct dc_backend *be;
-  enum dc_run_backend kind = f->cfg->run.backend;
-  /* auto: CUDA when built and a GPU is visible (run.backend's documented meaning) */
-  DC_TRY(dc_backend_get(kind == DC_RUN_BACKEND_CUDA ? "cuda" : kind == DC_RUN_BACKEND_CPU ? "cpu" : "auto", &be));
-  DC_TRY(dc_clip_init(*out, &f->mcfg, B, f->N, f->loss, be));
-  if (f->loss != DC_CLIP_LINEAR) {
-    be->upload((*out)->io.tokens, f->tokens, (size_t)f->N * f->mcfg.context * sizeof(int));
-    be->upload((*out)->io.eot, f->eot, (size_t)f->N * sizeof(int));
-  }
-  return DC_OK;
-}
-
-/* Patches, timesteps and classes of n pixels (idx) into c's inputs; the batch is padded by
- * repeating the last pixel. `key` makes the timesteps: (seed, stream, key + j). */
-static void load_images(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, uint64_t stream,
-                        uint64_t key, int zero_t) {
-  const struct dc_backend *be = c->params.be;
-  int B = c->B, L = dc_cfg_tokens(&f->mcfg);
-  for (int j = 0; j < B; j++) {
-    int k = j < n ? j : n - 1;
-    f->hidx[j] = idx[k];
-    f->hlab[j] = lab ? lab[k] : 0;
-    f->ht[j] = zero_t ? 0 : (int)dc_rng_below((uint64_t)f->cfg->run.seed, stream, key + (uint64_t)j, 0,
-                                              (uint32_t)f->mcfg.timesteps);
-  }
-  for (int m = 0; m < f->mcfg.n_modalities; m++) {
-    dc_samples_cut(&f->smp, m, f->mcfg.window, f->hidx, B, f->hx[m]);
-    be->upload(c->io.x[m], f->hx[m], (size_t)B * L * f->mcfg.bands[m] * sizeof(float));
-  }
-  be->upload(c->io.t, f->ht, (size_t)B * sizeof(int));
-  be->upload(c->io.text_of, f->hlab, (size_t)B * sizeof(int));
-}
-
-static void normalise_rows(float *x, int n, int D) {
-  for (int i = 0; i < n; i++) {
-    double s = 0;
-    for (int j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
-    float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
-    for (int j = 0; j < D; j++) x[i * D + j] *= inv;
-  }
-}
-
-/* Class predictions (0-based) of n pixels with model c in eval mode, and (score, may be
- * NULL; two classes) the probability of class 1: the softmax of the logits, logit_scale x
- * cosine against the prompts (the linear head's own logits). Inference uses the published
- * random timestep per pixel (keyed by the pixel), or 0 when configured. */
-static int predict(struct ft *f, struct dc_clip *c, const int *idx, int n, int *pred, double *score, int check_stop) {
-  const struct dc_backend *be = c->params.be;
-  int D = f->mcfg.embed_dim, N = f->N;
-  float log_scale = 0;
-  if (f->loss != DC_CLIP_LINEAR) be->download(&log_scale, dc_param(&c->params, c->logit_scale), sizeof log_scale);
-  double scale = f->loss == DC_CLIP_LINEAR ? 1.0 : exp((double)log_scale), s01[2] = {0, 0};
-  if (f->loss == DC_CLIP_LINEAR) {
-    be->download(f->cls_w, dc_param(&c->params, c->classifier.w), (size_t)N * D * sizeof(float));
-    be->download(f->cls_b, dc_param(&c->params, c->classifier.b), (size_t)N * sizeof(float));
-  } else {
-    dc_clip_text_features(c);
-    be->download(f->text, c->io.text_features, (size_t)N * D * sizeof(float));
-    normalise_rows(f->text, N, D);
-  }
-  double slowest = 0, t_batch = dc_now_s();
-  for (int start = 0; start < n; start += c->B) {
-    /* a stop request, or no room left in the slot for one more batch and the result */
-    if (check_stop && dc_slot_must_stop(f->cfg->pretrain.max_wall_s, dc_slot_need(slowest), NULL)) return 1;
-    int m = n - start < c->B ? n - start : c->B;
-    /* keyed by pixel index, so a pixel's timestep does not depend on the batching */
-    for (int j = 0; j < c->B; j++) f->hidx[j] = idx[start + (j < m ? j : m - 1)];
-    load_images(f, c, idx + start, NULL, m, DC_STREAM_TIMESTEP + 3, 0, f->cfg->finetune.timestep_zero_at_inference);
-    if (!f->cfg->finetune.timestep_zero_at_inference) {
-      for (int j = 0; j < c->B; j++)
-        f->ht[j] = (int)dc_rng_below((uint64_t)f->cfg->run.seed, DC_STREAM_TIMESTEP + 3, (uint64_t)f->hidx[j], 0,
-                                     (uint32_t)f->mcfg.timesteps);
-      be->upload(c->io.t, f->ht, (size_t)c->B * sizeof(int));
-    }
-    dc_clip_image_features(c, 0);
-    be->download(f->feat, c->io.image_features, (size_t)c->B * D * sizeof(float));
-    if (f->loss != DC_CLIP_LINEAR) normalise_rows(f->feat, m, D);
-    for (int j = 0; j < m; j++) {
-      int best = 0;
-      double best_s = -INFINITY;
-      for (int k = 0; k < N; k++) {
-        const float *w = f->loss == DC_CLIP_LINEAR ? f->cls_w + (size_t)k * D : f->text + (size_t)k * D;
-        double s = f->loss == DC_CLIP_LINEAR ? f->cls_b[k] : 0.0;
-        for (int q = 0; q < D; q++) s += (double)f->feat[(size_t)j * D + q] * w[q];
-        if (s > best_s) best_s = s, best = k;
-        if (k < 2) s01[k] = s;
-      }
-      pred[start + j] = best;
-      if (score) score[start + j] = 1.0 / (1.0 + exp(-scale * (s01[1] - s01[0])));
-    }
-    double t = dc_now_s();
-    if (t - t_batch > slowest) slowest = t - t_batch;
-    t_batch = t;
-  }
-  return 0;
-}
-
 static double accuracy(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, int *scratch) {
   if (n == 0) return NAN;
-  predict(f, c, idx, n, scratch, NULL, 0);
+  struct dc_class_out out = {.pred = scratch};
+  dc_classify(&f->k, c, idx, n, &out, 0);
   int ok = 0;
   for (int i = 0; i < n; i++) ok += scratch[i] == lab[i];
   return (double)ok / n;
@@ -275,7 +133,7 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
         idx[j] = sp->train_idx[o];
         lab[j] = sp->train_lab[o];
       }
-      load_images(f, c, idx, lab, B, DC_STREAM_TIMESTEP + 2, (uint64_t)steps * (uint64_t)B, 0);
+      dc_classifier_load(&f->k, c, idx, lab, B, DC_STREAM_TIMESTEP + 2, (uint64_t)steps * (uint64_t)B, 0);
       DC_TRY(dc_clip_forward(c, 1));
       DC_TRY(dc_clip_backward(c));
       dc_adam_step(&adam, &c->params, lr);
@@ -322,38 +180,17 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   return stopped ? DC_STOPPED : DC_OK;
 }
 
-/* Every rank predicts its share of n pixels; rank 0 receives all of them in pred (and
- * score, when not NULL: two classes). */
-static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, int *pred, double *score) {
-  const struct dc_dist *d = f->d;
-  int lo = (int)((long)n * d->rank / d->size), hi = (int)((long)n * (d->rank + 1) / d->size);
-  int *mine = malloc((size_t)(hi - lo + 1) * sizeof *mine), *counts = malloc(2 * (size_t)d->size * sizeof *counts);
-  double *my_score = malloc((size_t)(hi - lo + 1) * sizeof *my_score);
-  DC_CHECK_ALLOC(mine);
-  DC_CHECK_ALLOC(counts);
-  DC_CHECK_ALLOC(my_score);
-  int stopped = hi > lo ? predict(f, f->eval, idx + lo, hi - lo, mine, score ? my_score : NULL, 1) : 0;
-  if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, d->comm);
-  if (stopped) {
-    free(mine), free(my_score), free(counts);
-    if (d->rank == 0) dc_log(DC_LOG_INFO, "  run %d, %d-shot: evaluation stopped; the job resumes it", f->run, f->shots);
-    return DC_STOPPED;
-  }
-  for (int r = 0; r < d->size; r++) {
-    counts[r] = (int)((long)n * (r + 1) / d->size) - (int)((long)n * r / d->size);
-    counts[d->size + r] = (int)((long)n * r / d->size);
-  }
-  int rc = MPI_Gatherv(mine, hi - lo, MPI_INT, pred, counts, counts + d->size, MPI_INT, 0, d->comm);
-  if (rc == MPI_SUCCESS && score)
-    rc = MPI_Gatherv(my_score, hi - lo, MPI_DOUBLE, score, counts, counts + d->size, MPI_DOUBLE, 0, d->comm);
-  free(mine);
-  free(my_score);
-  free(counts);
-  return rc == MPI_SUCCESS ? DC_OK : DC_ERROR(DC_ERR_MPI, "gathering predictions failed");
+/* Every rank predicts its share of n samples; rank 0 receives all of them. */
+static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, const struct dc_class_out *out) {
+  enum dc_status st = dc_classify_sharded(f->d, &f->k, f->eval, idx, n, out);
+  if (st == DC_STOPPED && f->d->rank == 0)
+    dc_log(DC_LOG_INFO, "  run %d, %d-shot: evaluation stopped; the job resumes it", f->run, f->shots);
+  return st;
 }
 
-static enum dc_status make_result(struct ft *f, const int *test_pred, const double *test_score, const int *map_pred,
-                                  struct dc_result *r) {
+static enum dc_status make_result(struct ft *f, const int *test_pred, const double *test_score,
+                                  const struct dc_class_out *map, struct dc_result *r) {
+  const int *map_pred = map->pred;
   const struct dc_scene *s = f->s;
   const struct dc_split *sp = &f->split;
   memset(r, 0, sizeof *r);
@@ -415,6 +252,13 @@ static enum dc_status make_result(struct ft *f, const int *test_pred, const doub
       r->truth[i] = s->train[i] ? s->train[i] : s->test[i];
     }
     for (int i = 0; i < sp->n_test; i++) r->test_mask[sp->test_idx[i]] = 1;
+    if (map->top2 && map->top2_prob) {
+      r->top2 = malloc(2 * n), r->top2_prob = malloc(2 * n * sizeof *r->top2_prob);
+      DC_CHECK_ALLOC(r->top2);
+      DC_CHECK_ALLOC(r->top2_prob);
+      memcpy(r->top2, map->top2, 2 * n);
+      memcpy(r->top2_prob, map->top2_prob, 2 * n * sizeof *r->top2_prob);
+    }
     if (s->cube[0] && s->bands[0] >= 1) { /* the report draws the maps over it */
       r->rgb = malloc(3 * n);
       DC_CHECK_ALLOC(r->rgb);
@@ -448,7 +292,7 @@ static enum dc_status save_model(struct ft *f, const char *dir) {
   char ckdir[2100], **table = NULL;
   int n = 0;
   snprintf(ckdir, sizeof ckdir, "%s/ckpt", dir);
-  DC_TRY(dc_tokenizer_to_table(f->tok, &table, &n));
+  DC_TRY(dc_tokenizer_to_table(f->text.tok, &table, &n));
   size_t len = 1;
   for (int i = 0; i < n; i++) len += strlen(table[i]) + 1;
   char *vocab = malloc(len), *p = vocab;
@@ -558,26 +402,20 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   if (f->split.n_train < 2 || f->split.n_test < 1)
     return DC_ERROR(DC_ERR_ARG, "run %d: %d training and %d test pixels; fine-tuning needs at least 2 and 1", f->run,
                     f->split.n_train, f->split.n_test);
-  DC_TRY(make_prompts(f));
-  DC_TRY(dc_config_model(cfg, M, bands, dc_tokenizer_vocab_size(f->tok), &f->mcfg));
-  f->loss = cfg->finetune.head == DC_FINETUNE_HEAD_LINEAR ? DC_CLIP_LINEAR
-            : cfg->finetune.same_class_positives      ? DC_CLIP_CLASSWISE
-                                                      : DC_CLIP_PAIRWISE;
+  char *vocab = NULL; /* evaluating a fine-tuned model: the vocabulary it was trained with */
+  if (f->from_ckpt) DC_TRY(dc_ckpt_read_text(f->from_ckpt, "/vocab", &vocab));
+  enum dc_status tst = dc_class_text_make(cfg, f->class_names, f->class_desc, f->N, vocab, &f->text);
+  free(vocab);
+  DC_TRY(tst);
+  DC_TRY(dc_config_model(cfg, M, bands, dc_tokenizer_vocab_size(f->text.tok), &f->mcfg));
+  f->loss = dc_stage2_loss(cfg);
   int Bt = cfg->finetune.batch < f->split.n_train ? cfg->finetune.batch : f->split.n_train;
-  int EB = cfg->finetune.eval_batch, Bmax = Bt > EB ? Bt : EB, L = dc_cfg_tokens(&f->mcfg), D = f->mcfg.embed_dim;
-  for (int m = 0; m < M; m++) {
-    f->hx[m] = malloc((size_t)Bmax * L * bands[m] * sizeof(float));
-    DC_CHECK_ALLOC(f->hx[m]);
-  }
-  f->ht = malloc((size_t)Bmax * sizeof(int)), f->hlab = malloc((size_t)Bmax * sizeof(int));
-  f->hidx = malloc((size_t)Bmax * sizeof(int));
-  f->feat = malloc((size_t)Bmax * D * sizeof(float)), f->text = malloc((size_t)f->N * D * sizeof(float));
-  f->cls_w = malloc((size_t)f->N * D * sizeof(float)), f->cls_b = malloc((size_t)f->N * sizeof(float));
+  int EB = cfg->finetune.eval_batch, Bmax = Bt > EB ? Bt : EB;
+  DC_TRY(dc_classifier_init(&f->k, cfg, &f->smp, &f->mcfg, f->loss, f->N, Bmax));
   f->epoch_loss = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
   f->val_acc = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
-  if (!f->ht || !f->hlab || !f->hidx || !f->feat || !f->text || !f->cls_w || !f->cls_b || !f->epoch_loss || !f->val_acc)
-    return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning buffers");
-  DC_TRY(dc_dist_agree(d, make_model(f, &f->eval, EB)));
+  if (!f->epoch_loss || !f->val_acc) return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning curves");
+  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, EB, &f->eval)));
   enum dc_status st = DC_OK;
   double t0 = dc_now_s();
   if (d->rank == 0) {
@@ -585,7 +423,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
            f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
            s ? "pixels" : "exams",
            f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published");
-    st = make_model(f, &f->train, Bt);
+    st = dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, Bt, &f->train);
     if (st == DC_OK && f->from_ckpt) {
       struct dc_dist self = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = MPI_COMM_SELF};
       struct dc_ckpt_state cs;
@@ -623,20 +461,32 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   /* evaluation: the test pixels (exams: with their scores), then every pixel for the map */
   t0 = dc_now_s();
   size_t npix = s ? (size_t)s->height * s->width : 0;
-  int *test_pred = malloc(((size_t)f->split.n_test + 1) * sizeof(int)), *map_pred = NULL, *all = NULL;
+  int *test_pred = malloc(((size_t)f->split.n_test + 1) * sizeof(int)), *all = NULL;
   double *test_score = s ? NULL : malloc(((size_t)f->split.n_test + 1) * sizeof(double));
   DC_CHECK_ALLOC(test_pred);
   if (!s) DC_CHECK_ALLOC(test_score);
-  DC_TRY(predict_sharded(f, f->split.test_idx, f->split.n_test, test_pred, test_score));
+  struct dc_class_out test_out = {.pred = test_pred, .score = test_score}, map = {0};
+  DC_TRY(predict_sharded(f, f->split.test_idx, f->split.n_test, &test_out));
   if (cfg->finetune.scene_map && s) {
-    map_pred = malloc(npix * sizeof *map_pred), all = malloc(npix * sizeof *all);
-    DC_CHECK_ALLOC(map_pred);
-    DC_CHECK_ALLOC(all);
+    /* every pixel's class with its two likeliest classes and their probabilities */
+    all = malloc(npix * sizeof *all);
+    if (d->rank == 0) { /* rank 0 gathers the map; the other ranks only name the outputs */
+      map.pred = malloc(npix * sizeof *map.pred);
+      map.top2 = malloc(2 * npix), map.top2_prob = malloc(2 * npix * sizeof *map.top2_prob);
+    }
+    if (!all || (d->rank == 0 && (!map.pred || !map.top2 || !map.top2_prob)))
+      st = DC_ERROR(DC_ERR_NOMEM, "no memory for the scene map");
+    DC_TRY(dc_dist_agree(d, st));
+    struct dc_class_out gather = map;
+    if (d->rank != 0) {
+      void *want = dc_class_out_wanted();
+      gather.pred = want, gather.top2 = want, gather.top2_prob = want;
+    }
     for (size_t i = 0; i < npix; i++) all[i] = (int)i;
     double tm = dc_now_s();
     dc_log(DC_LOG_INFO, "  run %d, %d-shot: mapping the whole scene, %zu pixels on %d rank(s) (finetune.scene_map)",
            f->run, f->shots, npix, d->size);
-    DC_TRY(predict_sharded(f, all, (int)npix, map_pred, NULL));
+    DC_TRY(predict_sharded(f, all, (int)npix, &gather));
     char took[32];
     dc_format_hms(dc_now_s() - tm, took, sizeof took);
     dc_log(DC_LOG_INFO, "  run %d, %d-shot: scene mapped in %s (%.0f pixels/s)", f->run, f->shots, took,
@@ -645,7 +495,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   f->evaluate_s = dc_now_s() - t0;
   if (d->rank == 0) {
     struct dc_result r;
-    st = make_result(f, test_pred, test_score, map_pred, &r);
+    st = make_result(f, test_pred, test_score, &map, &r);
     char path[2100];
     snprintf(path, sizeof path, "%s/result.h5", dir);
     if (st == DC_OK && r.prediction) st = write_prediction_tif(f, dir, &r); /* before result.h5, which marks done */
@@ -664,7 +514,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   }
   free(test_pred);
   free(test_score);
-  free(map_pred);
+  free(map.pred), free(map.top2), free(map.top2_prob);
   free(all);
   return dc_dist_agree(d, st);
 }
@@ -678,11 +528,9 @@ static enum dc_status one(const struct dc_dist *d, const struct dc_config *cfg, 
   enum dc_status st = run_all(&f, pretrained, dir, res);
   if (f.train) dc_clip_free(f.train), free(f.train);
   if (f.eval) dc_clip_free(f.eval), free(f.eval);
-  for (int m = 0; m < DC_MAX_MODALITIES; m++) free(f.hx[m]);
-  free(f.ht), free(f.hlab), free(f.hidx), free(f.feat), free(f.text), free(f.cls_w), free(f.cls_b);
-  free(f.epoch_loss), free(f.val_acc), free(f.tokens), free(f.eot);
-  if (f.prompts) dc_prompts_free(f.prompts, f.N);
-  if (f.tok) dc_tokenizer_free(f.tok);
+  dc_classifier_free(&f.k);
+  free(f.epoch_loss), free(f.val_acc);
+  dc_class_text_free(&f.text);
   dc_split_free(&f.split);
   return dc_dist_agree(d, st);
 }

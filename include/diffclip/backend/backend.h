@@ -59,6 +59,9 @@ enum dc_status dc_backend_get(const char *name, const struct dc_backend **out);
  * dc_dist_init sets it from the rank's place on its node. Default 0. */
 void dc_backend_set_local_rank(int local_rank);
 int dc_backend_local_rank(void);
+/* OpenMP threads of this process's CPU kernels and BLAS (run.threads); n <= 0 keeps
+ * OMP_NUM_THREADS or the runtime's choice. */
+void dc_backend_set_threads(int n);
 /* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>; CUDA
  * runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or "; CUDA not in this build". */
 void dc_backend_library_info(char *out, size_t cap);

@@ -204,6 +204,10 @@ enum dc_status dc_config_load(struct dc_config *cfg, const char *file, const cha
                               struct dc_config_origins *origins);
 /* Applies one file (and its includes) on top of `cfg`. */
 enum dc_status dc_config_apply_file(struct dc_config *cfg, const char *file, struct dc_config_origins *origins);
+/* Applies a configuration text (no @include; relative paths from the working folder), as
+ * a fine-tuned checkpoint's /config stores it; `shown` names it in messages. */
+enum dc_status dc_config_apply_text(struct dc_config *cfg, const char *text, const char *shown,
+                                    struct dc_config_origins *origins);
 /* Applies one "key=value" override; the value is read by the key's type. */
 enum dc_status dc_config_apply_set(struct dc_config *cfg, const char *assignment, struct dc_config_origins *origins);
 /* Checks the rules that join several keys (heads divide widths, milestones increase, ...). */

@@ -32,6 +32,12 @@ enum dc_status dc_h5_read(hid_t file, const char *dataset, int as_int, struct dc
 /* Reads a numeric scalar attribute of an object as double. */
 enum dc_status dc_h5_attr_double(hid_t file, const char *object, const char *attr, double *value);
 void dc_h5_array_free(struct dc_h5_array *a);
+/* A whole dataset of exactly `rank` (1..3) dims `want`, converted to mtype (elem bytes),
+ * into a new buffer *out; a missing dataset or another shape is an error naming both. */
+enum dc_status dc_h5_read_shaped(hid_t f, const char *name, hid_t mtype, size_t elem, int rank, const hsize_t *want,
+                                 void **out, const char *path);
+/* n variable-length strings of dataset `name` into out (n entries of `stride` bytes). */
+enum dc_status dc_h5_read_names(hid_t f, const char *name, int n, char *out, size_t stride, const char *path);
 
 /* ---- writing: on an open object `loc`; errors name it by its HDF5 path ---------------- */
 void dc_h5_close(hid_t id, herr_t (*close)(hid_t)); /* close when id >= 0 */

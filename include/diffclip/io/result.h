@@ -16,6 +16,12 @@
  *                           (absent when no scene map was made)
  *   /map/truth              int32 (H, W): the merged label map (0 = unlabelled)
  *   /map/test               uint8 (H, W): 1 where the pixel is in the test set
+ *   /map/rgb                uint8 (H, W, 3): the scene's false-colour composite (optional);
+ *                           attr rgb_bands (3): its bands, 0-based, of the first modality
+ *   /map/top2               uint8 (H, W, 2): every pixel's two likeliest classes 1..n_classes,
+ *                           likeliest first (optional; 0 when there is no second class)
+ *   /map/top2_prob          uint16 (H, W, 2): their probabilities x 65535 (attr scale = 1/65535)
+ *   /exams/id, score, prediction, truth   (n_exams) per test exam (task binary; optional)
  *   /binary (MRNet, task "binary"): attrs accuracy, auc, sensitivity, specificity, threshold */
 #ifndef DIFFCLIP_RESULT_H
 #define DIFFCLIP_RESULT_H
@@ -52,6 +58,8 @@ struct dc_result {
   int rgb_bands[3];                                /* the composite's bands (0-based, first modality) */
   int32_t *prediction, *truth;                     /* (H*W), malloc'd or NULL */
   uint8_t *test_mask;                              /* (H*W), malloc'd or NULL */
+  uint8_t *top2;                                   /* (H*W, 2) two likeliest classes 1..n, or NULL */
+  uint16_t *top2_prob;                             /* (H*W, 2) their probabilities x 65535 */
   /* task "binary" */
   double accuracy, auc, sensitivity, specificity, threshold;
 };
