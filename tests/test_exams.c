@@ -211,7 +211,7 @@ static void test_store(const char *path) {
   /* the task split: k shots per class from train, validation from train, test = valid */
   struct dc_split sp;
   for (int task = 0; task < 3; task++) {
-    CHECK(dc_exams_split(&e, task, 0, 1, 3, 15, 2, 6, &sp) == DC_OK, "split of task %d", task);
+    CHECK(dc_exams_split(&e, NULL, task, 0, 1, 3, 15, 2, 6, &sp) == DC_OK, "split of task %d", task);
     CHECK(sp.n_train == 6 && sp.train_per_class[0] == 3 && sp.train_per_class[1] == 3, "task %d: %d shots", task,
           sp.n_train);
     CHECK(sp.n_val == 6 && sp.n_test == N_VALID, "task %d: %d validation, %d test", task, sp.n_val, sp.n_test);

@@ -80,6 +80,9 @@ static const struct dc_config_key schema[] = {
     INT("data.corpus_stride", data.corpus_stride, "1", 1, 1024, "take every n-th pixel centre in both directions for the corpus"),
     DBL("data.corpus_fraction", data.corpus_fraction, "1.0", 1e-6, 1, "random fraction of the corpus kept (drawn from run.seed)"),
     ENUM("data.task", data.task, enum dc_data_task, task_choices, "abnormal", "MRNet only: the exam-level label to classify"),
+    PATH("data.split_file", data.split_file, "",
+         "exam stores only: a text file of `exam_id,split` lines (split `train` or `test`; `#` comments) that replaces the "
+         "store's train / valid split; exams it does not list are left out. Its contents are part of a run's identity"),
 
     /* ---- model: the published sizes ---- */
     INT("model.window", model.window, "11", 1, 63, "patch side W (odd); L = W*W tokens"),

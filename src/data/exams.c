@@ -252,9 +252,11 @@ enum dc_status dc_exams_task_classes(int task, const char *names[2], const char 
   return DC_OK;
 }
 
-enum dc_status dc_exams_split(const struct dc_exams *e, int task, int train_split, int test_split, int shots,
-                              int small_class_shots, uint64_t run, int val_max, struct dc_split *out) {
+enum dc_status dc_exams_split(const struct dc_exams *e, const int32_t *assign, int task, int train_split,
+                              int test_split, int shots, int small_class_shots, uint64_t run, int val_max,
+                              struct dc_split *out) {
   memset(out, 0, sizeof *out);
+  const int32_t *split = assign ? assign : e->split;
   if (task < 0 || task >= e->n_tasks)
     return DC_ERROR(DC_ERR_ARG, "%s: task %d, the store has %d", e->name, task, e->n_tasks);
   if (train_split < 0 || test_split < 0 || train_split == test_split)
@@ -268,8 +270,8 @@ enum dc_status dc_exams_split(const struct dc_exams *e, int task, int train_spli
     return DC_ERROR(DC_ERR_NOMEM, "no memory for the exam split");
   }
   for (int i = 0; i < N; i++) {
-    if (e->split[i] == train_split) train[i] = 1 + e->labels[(size_t)i * e->n_tasks + task];
-    n_test += e->split[i] == test_split;
+    if (split[i] == train_split) train[i] = 1 + e->labels[(size_t)i * e->n_tasks + task];
+    n_test += split[i] == test_split;
   }
   enum dc_status st = dc_split_fewshot(train, none, 1, N, 2, shots, small_class_shots, run, val_max, out);
   free(train), free(none);
@@ -285,7 +287,7 @@ enum dc_status dc_exams_split(const struct dc_exams *e, int task, int train_spli
   out->n_test = 0;
   out->test_per_class[0] = out->test_per_class[1] = 0;
   for (int i = 0; i < N; i++)
-    if (e->split[i] == test_split) {
+    if (split[i] == test_split) {
       int y = e->labels[(size_t)i * e->n_tasks + task];
       out->test_idx[out->n_test] = i;
       out->test_lab[out->n_test++] = y;

@@ -18,6 +18,7 @@
 #include "diffclip/io/checkpoint.h"
 #include "diffclip/train/data_source.h"
 #include "diffclip/core/fsutil.h"
+#include "diffclip/core/sha256.h"
 #include "diffclip/train/metrics.h"
 #include "diffclip/data/patch.h"
 #include "diffclip/text/prompts.h"
@@ -59,8 +60,16 @@ static const char *const finetune_operational[] = {
     "finetune.eval_batch", "bench."};
 
 enum dc_status dc_finetune_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {
-  return dc_config_identity(c, finetune_operational, (int)(sizeof finetune_operational / sizeof *finetune_operational),
-                            hex);
+  DC_TRY(dc_config_identity(c, finetune_operational, (int)(sizeof finetune_operational / sizeof *finetune_operational),
+                            hex));
+  if (!c->data.split_file[0]) return DC_OK;
+  /* a custom exam split: its contents, not only its path, make the run */
+  char file[DC_SHA256_HEX], both[2 * DC_SHA256_HEX + 16];
+  if (dc_sha256_file(c->data.split_file, file) != DC_OK)
+    return DC_ERROR(DC_ERR_ARG, "data.split_file %s: cannot read it", c->data.split_file);
+  snprintf(both, sizeof both, "%s split %s", hex, file);
+  dc_sha256_hex(both, strlen(both), hex);
+  return DC_OK;
 }
 
 static double accuracy(struct ft *f, struct dc_clip *c, const int *idx, const int *lab, int n, int *scratch) {
@@ -360,9 +369,17 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     const struct dc_exams *x = f->smp.exams;
     DC_TRY(dc_exams_task_classes((int)cfg->data.task, task_names, task_desc));
     f->N = 2, f->class_names = task_names, f->class_desc = task_desc;
-    DC_TRY(dc_exams_split(x, (int)cfg->data.task, dc_exams_split_index(x, "train"), dc_exams_split_index(x, "valid"),
-                          f->shots, cfg->finetune.small_class_shots, (uint64_t)f->run, cfg->finetune.val_pixels,
-                          &f->split));
+    int32_t *assign = NULL; /* data.split_file: 0 train, 1 test */
+    if (cfg->data.split_file[0]) DC_TRY(dc_exams_assign_file(x, cfg->data.split_file, &assign));
+    enum dc_status sst =
+        dc_exams_split(x, assign, (int)cfg->data.task, assign ? 0 : dc_exams_split_index(x, "train"),
+                       assign ? 1 : dc_exams_split_index(x, "valid"), f->shots, cfg->finetune.small_class_shots,
+                       (uint64_t)f->run, cfg->finetune.val_pixels, &f->split);
+    free(assign);
+    DC_TRY(sst);
+  } else if (cfg->data.split_file[0]) {
+    return DC_ERROR(DC_ERR_ARG, "data.split_file = \"%s\" splits an exam store's exams; the scene %s splits its pixels by "
+                    "data.protocol (unset data.split_file)", cfg->data.split_file, s->name);
   } else if (cfg->data.protocol == DC_DATA_PROTOCOL_OFFICIAL)
     DC_TRY(dc_split_official(s->train, s->test, s->height, s->width, s->n_classes, (uint64_t)f->run,
                              cfg->finetune.val_pixels, &f->split));

@@ -58,7 +58,7 @@ struct run {
 static const char *const pretrain_operational[] = {
     "pretrain.epochs", "pretrain.max_steps", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
     "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend",
-    "run.out_dir", "data.scene", "data.task", "data.study", "data.paper", "finetune.", "bench."};
+    "run.out_dir", "data.scene", "data.task", "data.split_file", "data.study", "data.paper", "finetune.", "bench."};
 
 /* The run's identity, so a resumed run is recognised as the same experiment. */
 enum dc_status dc_pretrain_identity(const struct dc_config *c, char hex[DC_SHA256_HEX]) {

@@ -86,4 +86,32 @@ if command -v h5ls > /dev/null 2>&1; then
   h5ls bench_tasks/mrnet_acl/shots_5/run_0/result.h5/exams | grep -q "score .*{12}" ||
     { h5ls -r bench_tasks/mrnet_acl/shots_5/run_0/result.h5; echo "FAIL: no per-exam scores of the 12 test exams"; exit 1; }
 fi
+# a custom exam split from a list of exam ids (data.split_file): exams 0-29 train, 30-51 test
+{ echo "exam,split"; echo "# exams 0-29 train, the rest test"
+  for i in $(seq 0 29); do echo "$i,train"; done; for i in $(seq 30 51); do echo "$i test"; done; } > split.csv
+run finetune --config mrnet_tiny.cfg --set finetune.runs=1 --set run.name=custom --set data.split_file=split.csv \
+  --set finetune.init=scratch > split.log 2>&1 || { cat split.log; echo "FAIL: finetune with data.split_file"; exit 1; }
+grep -q "training, .* validation, 22 test exams" split.log || { cat split.log; echo "FAIL: not the 22 test exams of split.csv"; exit 1; }
+if command -v h5dump > /dev/null 2>&1; then
+  ids=$(h5dump -d /exams/id -y -w 0 runs/custom/finetune/shots_5/run_0/result.h5 | sed -n '/DATA {/,/}/p' | tr -cs '0-9' ' ' |
+    sed 's/^ *//; s/ *$//')
+  [ "$ids" = "$(seq -s ' ' 30 51)" ] || { echo "$ids"; echo "FAIL: result.h5's test exams are not those of split.csv"; exit 1; }
+fi
+# the file's contents are part of the run's identity: an edited file redoes the run
+sed -i 's/^29,train$/29,test/' split.csv
+run finetune --config mrnet_tiny.cfg --set finetune.runs=1 --set run.name=custom --set data.split_file=split.csv \
+  --set finetune.init=scratch > split2.log 2>&1 || { cat split2.log; echo "FAIL: finetune after editing split.csv"; exit 1; }
+grep -q "made under another configuration" split2.log && grep -q "23 test exams" split2.log ||
+  { cat split2.log; echo "FAIL: an edited split file kept the old result"; exit 1; }
+# a bad line is refused naming the file and the line
+split_refused() { # WHAT PATTERN
+  if run finetune --config mrnet_tiny.cfg --set finetune.runs=1 --set run.name=bad --set data.split_file=bad.csv \
+    --set finetune.init=scratch > bad.log 2>&1; then echo "FAIL: $1 accepted"; exit 1; fi
+  grep -q "$2" bad.log || { cat bad.log; echo "FAIL: $1: no '$2' in the message"; exit 1; }
+}
+printf '0,train\n1,test\n99,test\n' > bad.csv; split_refused "an unknown exam" "bad.csv:3: exam 99 is not in the exam store"
+printf '0,train\n1,test\n0,test\n' > bad.csv; split_refused "an exam listed twice" "bad.csv:3: exam 0 is listed twice (first on line 1)"
+printf '0,train\n1,valid\n' > bad.csv; split_refused "another split word" 'bad.csv:2: split "valid" of exam 1: expected train or test'
+printf '0,train\n1,train\n' > bad.csv; split_refused "no test exam" "bad.csv: 2 train and 0 test exams"
+printf '0;train\n' > bad.csv; split_refused "a malformed line" 'bad.csv:1: expected "EXAM_ID,train"'
 echo "mrnet end to end: ok"

@@ -106,6 +106,7 @@ struct dc_config {
     int corpus_stride;
     double corpus_fraction;
     enum dc_data_task task;
+    char split_file[DC_CONFIG_STR]; /* exam stores: a custom train / test split (path) */
   } data;
   struct dc_config_model {
     int window, embed_dim, depth, heads;

@@ -69,8 +69,16 @@ enum dc_status dc_exams_task_classes(int task, const char *names[2], const char 
  * has no more than k exams) and up to val_max validation exams, drawn from the exams of
  * split `train_split` exactly as dc_split_fewshot draws pixels (keyed by seed = run,
  * stream = class); the test set is every exam of split `test_split` (MRNet: the official
- * 120 valid exams). Indices are exam indices, labels 0/1. */
-enum dc_status dc_exams_split(const struct dc_exams *e, int task, int train_split, int test_split, int shots,
-                              int small_class_shots, uint64_t run, int val_max, struct dc_split *out);
+ * 120 valid exams). Indices are exam indices, labels 0/1. assign (N) replaces the store's
+ * split of each exam when not NULL (dc_exams_assign_file's). */
+enum dc_status dc_exams_split(const struct dc_exams *e, const int32_t *assign, int task, int train_split,
+                              int test_split, int shots, int small_class_shots, uint64_t run, int val_max,
+                              struct dc_split *out);
+/* A custom split from the text file `path`: one exam a line, "ID,SPLIT" (or "ID SPLIT"),
+ * ID an exam number of the store (its ids) and SPLIT "train" or "test"; blank lines, lines
+ * from '#' on, and a first line "exam,split" are skipped. *assign (N, malloc'd) gets 0 for
+ * train, 1 for test and -1 for an exam the file does not list. Errors name the file and
+ * line: an unknown exam, one listed twice, another split word, no train or no test exam. */
+enum dc_status dc_exams_assign_file(const struct dc_exams *e, const char *path, int32_t **assign);
 
 #endif
