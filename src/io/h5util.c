@@ -1,9 +1,11 @@
 /* Checked HDF5 read helpers (see h5util.h). */
 #include "diffclip/io/h5util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char g_file_name[512];
 
@@ -360,5 +362,31 @@ enum dc_status dc_h5_read_names(hid_t f, const char *name, int n, char *out, siz
   dc_h5_close(t, H5Tclose);
   dc_h5_close(s, H5Sclose);
   dc_h5_close(ds, H5Dclose);
+  return st;
+}
+
+/* ---- whole files ------------------------------------------------------------------- */
+
+enum dc_status dc_h5_write_atomic(const char *path, dc_h5_writer write, const void *ctx) {
+  char tmp[2400];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    return DC_ERROR(DC_ERR_ARG, "%s: path too long", path);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot create (folder missing or not writable?)", tmp);
+  enum dc_status st = write(f, path, ctx);
+  if (H5Fclose(f) < 0 && st == DC_OK) st = DC_ERROR(DC_ERR_HDF5, "%s: cannot close (disk full?)", tmp);
+  if (st == DC_OK && rename(tmp, path) != 0)
+    st = DC_ERROR(DC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+  if (st != DC_OK) remove(tmp);
+  return st;
+}
+
+enum dc_status dc_h5_read_file(const char *path, dc_h5_reader read, void *ctx) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot open as HDF5 (missing or not an HDF5 file)", path);
+  enum dc_status st = read(f, path, ctx);
+  H5Fclose(f);
   return st;
 }

@@ -80,19 +80,11 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
   return DC_OK;
 }
 
+static enum dc_status write_file(hid_t f, const char *path, const void *ctx) { return write_contents(f, path, ctx); }
+
 enum dc_status dc_prediction_write(const char *path, const struct dc_prediction *p) {
   DC_TRY(check(path, p));
-  char tmp[1100];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return DC_ERROR(DC_ERR_ARG, "%s: path too long", path);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot create (folder missing or not writable?)", tmp);
-  enum dc_status st = write_contents(f, path, p);
-  if (H5Fclose(f) < 0 && st == DC_OK) st = DC_ERROR(DC_ERR_HDF5, "%s: cannot close (disk full?)", tmp);
-  if (st == DC_OK && rename(tmp, path) != 0) st = DC_ERROR(DC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  if (st != DC_OK) remove(tmp);
-  return st;
+  return dc_h5_write_atomic(path, write_file, p);
 }
 
 static enum dc_status read_contents(hid_t f, const char *path, struct dc_prediction *p) {
@@ -145,13 +137,11 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_predict
   return check(path, p) == DC_OK ? DC_OK : DC_ERROR(DC_ERR_IO, "%s: a class outside 1..%d in its maps", path, p->n_classes);
 }
 
+static enum dc_status read_file(hid_t f, const char *path, void *ctx) { return read_contents(f, path, ctx); }
+
 enum dc_status dc_prediction_read(const char *path, struct dc_prediction *p) {
   memset(p, 0, sizeof *p);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot open as HDF5 (missing or not an HDF5 file)", path);
-  enum dc_status st = read_contents(f, path, p);
-  H5Fclose(f);
+  enum dc_status st = dc_h5_read_file(path, read_file, p);
   if (st != DC_OK) dc_prediction_free(p);
   return st;
 }

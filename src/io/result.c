@@ -159,20 +159,11 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
   return DC_OK;
 }
 
+static enum dc_status write_file(hid_t f, const char *path, const void *ctx) { return write_contents(f, path, ctx); }
+
 enum dc_status dc_result_write(const char *path, const struct dc_result *r) {
   DC_TRY(check_result(path, r));
-  char tmp[1100];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return DC_ERROR(DC_ERR_ARG, "%s: path too long", path);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot create (folder missing or not writable?)", tmp);
-  enum dc_status st = write_contents(f, path, r);
-  if (H5Fclose(f) < 0 && st == DC_OK) st = DC_ERROR(DC_ERR_HDF5, "%s: cannot close (disk full?)", tmp);
-  if (st == DC_OK && rename(tmp, path) != 0)
-    st = DC_ERROR(DC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  if (st != DC_OK) remove(tmp);
-  return st;
+  return dc_h5_write_atomic(path, write_file, r);
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -348,13 +339,11 @@ static enum dc_status read_contents(hid_t f, const char *path, struct dc_result 
   return DC_OK;
 }
 
+static enum dc_status read_file(hid_t f, const char *path, void *ctx) { return read_contents(f, path, ctx); }
+
 enum dc_status dc_result_read(const char *path, struct dc_result *r) {
   memset(r, 0, sizeof *r);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return DC_ERROR(DC_ERR_IO, "%s: cannot open as HDF5 (missing or not an HDF5 file)", path);
-  enum dc_status st = read_contents(f, path, r);
-  H5Fclose(f);
+  enum dc_status st = dc_h5_read_file(path, read_file, r);
   if (st != DC_OK) dc_result_free(r);
   return st;
 }

@@ -69,4 +69,13 @@ enum dc_status dc_h5_get_attr_num(hid_t loc, const char *obj, const char *name, 
 enum dc_status dc_h5_get_attr_int(hid_t loc, const char *obj, const char *name, long lo, long hi, int *value,
                                   const char *path);
 
+/* ---- whole files -------------------------------------------------------------------- */
+typedef enum dc_status (*dc_h5_writer)(hid_t file, const char *path, const void *ctx);
+typedef enum dc_status (*dc_h5_reader)(hid_t file, const char *path, void *ctx);
+/* Creates "<path>.tmp.<pid>", lets `write` fill it, closes it and renames it over path; on
+ * any failure the temporary file is removed and an existing path is left as it was. */
+enum dc_status dc_h5_write_atomic(const char *path, dc_h5_writer write, const void *ctx);
+/* Opens path read-only (HDF5's own messages off) and lets `read` read it. */
+enum dc_status dc_h5_read_file(const char *path, dc_h5_reader read, void *ctx);
+
 #endif
