@@ -174,6 +174,10 @@ static const struct dc_config_key schema[] = {
     ENUM("bench.pretrain", bench.pretrain, enum dc_bench_pretrain, bench_pretrain_choices, "once",
          "pretrain once per dataset, or once per run"),
     STR("bench.out_dir", bench.out_dir, "report", "report folder (relative to the working directory)"),
+    INT("bench.finetune_groups", bench.finetune_groups, "0", 0, 1 << 20,
+        "groups of ranks that fine-tune and evaluate an entry's runs at once, each run on one group (evaluation sharded "
+        "over its ranks); 0 = one group per rank, at most one per run; 1 = every run on all ranks in turn. Results do not "
+        "depend on it"),
 };
 
 static const struct dc_config_group groups[] = {

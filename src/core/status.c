@@ -45,9 +45,12 @@ void dc_log_level_from_env(void) {
 }
 void dc_log_set_all_ranks(int all_ranks_print) { g_all_print = all_ranks_print; }
 
+static int g_leader = 0;
+void dc_log_set_leader(int leader) { g_leader = leader; }
+
 static void vlog(enum dc_log_level level, const char *prefix, const char *fmt, va_list ap) {
   if (level > g_level) return;
-  if (level >= DC_LOG_INFO && g_rank > 0 && !g_all_print) return;
+  if (level >= DC_LOG_INFO && g_rank > 0 && !g_all_print && !g_leader) return;
   FILE *f = level <= DC_LOG_WARN ? stderr : stdout;
   /* one write per line, so lines of ranks sharing a terminal or log do not interleave */
   char line[4096];

@@ -30,6 +30,22 @@ enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv) {
   return dc_nccl_create(&d->nccl);
 }
 
+enum dc_status dc_dist_split(const struct dc_dist *d, int color, struct dc_dist *sub) {
+  *sub = *d;
+  sub->nccl = NULL;
+  sub->exit_comm = MPI_COMM_NULL;
+  DC_CHECK_MPI(MPI_Comm_split(d->comm, color, d->rank, &sub->comm));
+  MPI_Comm_set_errhandler(sub->comm, MPI_ERRORS_RETURN);
+  DC_CHECK_MPI(MPI_Comm_rank(sub->comm, &sub->rank));
+  DC_CHECK_MPI(MPI_Comm_size(sub->comm, &sub->size));
+  return DC_OK;
+}
+
+void dc_dist_split_free(struct dc_dist *sub) {
+  if (sub->comm != MPI_COMM_NULL && sub->comm != MPI_COMM_WORLD) MPI_Comm_free(&sub->comm);
+  sub->comm = MPI_COMM_NULL;
+}
+
 void dc_dist_finalize(struct dc_dist *d) {
   dc_nccl_free(d->nccl);
   d->nccl = NULL;

@@ -178,34 +178,70 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
   dc_report_spec_add_timing(spec, label, pretrain_s);
   struct dc_data data;
   DC_TRY(dc_data_from_config(d, c, &data));
+  /* the entry's runs (shot setting x run) spread over G groups of ranks: in round k, group
+   * g does run k G + g (each run's result depends on neither) */
+  int n_all = b->shots.n * b->runs, G = b->finetune_groups > 0 ? b->finetune_groups : d->size;
+  if (G > d->size) G = d->size;
+  if (G > n_all) G = n_all;
+  int g = (int)((long)d->rank * G / d->size), rounds = (n_all + G - 1) / G;
+  struct dc_dist sub = *d;
+  if (G > 1) DC_TRY(dc_dist_split(d, g, &sub));
+  if (G > 1 && d->rank == 0)
+    dc_log(DC_LOG_INFO, "bench: %s: %d runs on %d groups of ranks at once (bench.finetune_groups; each group's first "
+           "rank prints its run's lines)", spec->datasets[spec->n_datasets - 1].name, n_all, G);
+  dc_log_set_leader(G > 1 && sub.rank == 0);
   enum dc_status st = DC_OK;
-  int n_all = b->shots.n * b->runs, n_done = 0, n_fresh = 0;
-  double t_fresh = 0;
-  for (int i = 0; i < b->shots.n && st == DC_OK; i++)
-    for (int r = 0; r < b->runs && st == DC_OK; r++, n_done++) {
+  double t_rounds = 0;
+  int n_fresh = 0;
+  for (int k = 0; k < rounds && st == DC_OK; k++) {
+    int j = k * G + g, fresh = 0;
+    double t_round = dc_now_s();
+    char left[64] = "time left known after the first run", elapsed[32];
+    if (n_fresh) {
+      dc_format_hms(t_rounds / n_fresh * (rounds - k), left, sizeof left);
+      strncat(left, " left for the entry", sizeof left - strlen(left) - 1);
+    }
+    dc_format_hms(dc_now_s() - t_bench, elapsed, sizeof elapsed);
+    if (G > 1 && d->rank == 0) { /* the round's runs, one per group */
+      char runs[512] = "";
+      for (int q = k * G; q < (k + 1) * G && q < n_all; q++)
+        snprintf(runs + strlen(runs), sizeof runs - strlen(runs), "%s%d-shot run %d", q > k * G ? ", " : "",
+                 b->shots.v[q / b->runs], q % b->runs);
+      int last = (k + 1) * G < n_all ? (k + 1) * G : n_all;
+      dc_log(DC_LOG_INFO, "bench: %s, round %d of %d: %s: %d-%d of %d in this entry (bench elapsed %s, %s)",
+             spec->datasets[spec->n_datasets - 1].name, k + 1, rounds, runs, k * G + 1, last, n_all, elapsed, left);
+    }
+    if (j < n_all) {
       struct dc_config fc = *c;
-      fc.finetune.shots = b->shots.v[i];
-      char left[64] = "time left known after the first run";
-      if (n_fresh) {
-        dc_format_hms(t_fresh / n_fresh * (n_all - n_done), left, sizeof left);
-        strncat(left, " left for the entry", sizeof left - strlen(left) - 1);
-      }
-      char elapsed[32];
-      dc_format_hms(dc_now_s() - t_bench, elapsed, sizeof elapsed);
-      dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (bench elapsed %s, %s)",
-             spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, n_done + 1, n_all, elapsed, left);
-      double t_run = dc_now_s();
+      int r = j % b->runs;
+      fc.finetune.shots = b->shots.v[j / b->runs];
+      if (G == 1)
+        dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (bench elapsed %s, %s)",
+               spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, j + 1, n_all, elapsed, left);
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
       struct dc_result res;
       int kept = 0;
-      st = dc_finetune_resume(d, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res,
+      st = dc_finetune_resume(&sub, &fc, &data.samples, r, fc.finetune.shots, pretrained[per_run ? r : 0], set, 0, &res,
                               &kept);
-      if (st == DC_OK && d->rank == 0) {
+      if (st == DC_OK && sub.rank == 0) {
         stage2_s += res.finetune_s + res.evaluate_s;
         dc_result_free(&res);
       }
-      if (st == DC_OK && !kept) t_fresh += dc_now_s() - t_run, n_fresh++; /* the estimate: runs that did work */
+      fresh = st == DC_OK && !kept;
     }
+    /* a group's error or stop ends the round for every group */
+    st = dc_dist_agree(d, st);
+    if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &fresh, 1, MPI_INT, MPI_MAX, d->comm);
+    if (st == DC_OK && fresh) t_rounds += dc_now_s() - t_round, n_fresh++; /* the estimate: rounds that did work */
+  }
+  dc_log_set_leader(0);
+  if (G > 1) dc_dist_split_free(&sub);
+  /* the fine-tuning seconds of every group's runs, on rank 0 (a group's rank 0 holds them) */
+  if (G > 1 && st == DC_OK) {
+    double mine = sub.rank == 0 ? stage2_s : 0, all = 0;
+    MPI_Reduce(&mine, &all, 1, MPI_DOUBLE, MPI_SUM, 0, d->comm);
+    stage2_s = all;
+  }
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, stage2_s);
   dc_data_free(&data);

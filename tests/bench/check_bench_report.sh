@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work" || fail "cannot make $work"
 out="$work/bench"
 sets=(--set data.synthetic=tiny --set "bench.out_dir=$out" --set bench.shots=4 --set bench.runs=2
-      --set pretrain.epochs=2 --set finetune.epochs=10 --set run.name=tiny-bench)
+      --set pretrain.epochs=2 --set finetune.epochs=10 --set run.name=tiny-bench --set bench.finetune_groups=1)
 "$mpiexec" --oversubscribe --bind-to none -np 2 -x OMP_NUM_THREADS=1 "$bin" bench \
   --config "$src/configs/experiments/demo.cfg" "${sets[@]}" > "$work/log1.txt" 2>&1 || { tail -20 "$work/log1.txt"; fail "bench exited $?"; }
 rep="$out/report"

@@ -153,6 +153,7 @@ struct dc_config {
     int runs;
     enum dc_bench_pretrain pretrain;
     char out_dir[DC_CONFIG_STR];
+    int finetune_groups; /* rank groups fine-tuning runs at once; 0: one per rank */
   } bench;
 };
 

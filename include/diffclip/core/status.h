@@ -34,6 +34,9 @@ void dc_log_set_level(enum dc_log_level level);
  * place in the source), kept whatever the configuration's run.log_level says. */
 void dc_log_level_from_env(void);
 void dc_log_set_all_ranks(int all_ranks_print);
+/* This rank leads a group of ranks working on its own (a bench's fine-tuning group): it
+ * prints info lines too, with its rank in front. */
+void dc_log_set_leader(int leader);
 void dc_log(enum dc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* An error: "[rank r] error: message"; at the debug log level with its origin in the

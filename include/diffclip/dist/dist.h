@@ -18,6 +18,12 @@ struct dc_dist {
 
 enum dc_status dc_dist_init(struct dc_dist *d, int *argc, char ***argv);
 void dc_dist_finalize(struct dc_dist *d);
+/* The ranks of d with the same color as a context of their own (ranks in d's order;
+ * local_rank kept, so each keeps its GPU). It has no NCCL state and no exit
+ * communicator: for work that averages no gradient over it (fine-tuning and evaluation).
+ * Collective over d; free with dc_dist_split_free. */
+enum dc_status dc_dist_split(const struct dc_dist *d, int color, struct dc_dist *sub);
+void dc_dist_split_free(struct dc_dist *sub);
 /* The MPI library (the first line of MPI_Get_library_version) and NCCL, for provenance. */
 void dc_dist_library_info(char *out, size_t cap);
 /* Averages n floats of backend memory over all ranks, in place: MPI on host memory; for
