@@ -11,6 +11,8 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,18 @@ static struct timing summarise(double *t, int n) {
   return (struct timing){t[0], n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2])};
 }
 
+/* This process's resident memory now and at its peak so far, in MiB (Linux /proc and
+ * getrusage; 0 where unknown). */
+static void memory_mib(double *now, double *peak) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  if (f) fclose(f);
+  *now = (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+  struct rusage ru;
+  *peak = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0; /* ru_maxrss in KiB on Linux */
+}
+
 static void report(const struct dc_backend *be, const char *what, int B, double gflop, struct timing t) {
   double rate = B / t.median;
   if (be->device_memory)
@@ -51,7 +65,9 @@ static void report(const struct dc_backend *be, const char *what, int B, double 
   else
     printf("%-34s batch %4d  %8.2f samples/s  %7.2f GFLOP/s  (%.1f GFLOP, median %.3f s, best %.3f s)", what, B, rate,
            gflop / t.median, gflop, t.median, t.best);
-  printf("\n");
+  double now, peak;
+  memory_mib(&now, &peak); /* the case's model and buffers are still allocated */
+  printf("  rss %.0f MiB, peak %.0f MiB\n", now, peak);
 }
 
 static void fill_random(const struct dc_backend *be, float *dst, size_t n, uint64_t stream) {
@@ -184,7 +200,8 @@ static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: diffclip bench-speed [options]\n"
           "Times a pretraining step, a fine-tuning step and an inference batch at the paper's\n"
-          "Houston sizes on random data and prints samples/s and the FLOP rate. It compares with\n"
+          "Houston sizes on random data and prints samples/s, the FLOP rate and this process's\n"
+          "resident memory (now, with the case's model allocated, and its peak so far). It compares with\n"
           "nothing it did not measure: for the published PyTorch code beside it, in one run, see\n"
           "docs/performance.md (../shared/bench/side_by_side.sh).\n\n"
           "  --backend B  auto (default: cuda when a GPU is visible), cpu, cuda (TF32 GEMMs)\n"
