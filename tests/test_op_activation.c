@@ -80,6 +80,18 @@ static void check_float_grid(enum dc_act act, const char *name) {
     fprintf(stderr, "FAIL %s float grid: forward %.3g (<= 2e-7), backward %.3g (<= 2e-6)\n", name, wf, wb);
     gc_failures++;
   }
+  /* beyond exp's range (|x| > 87 inside the sigmoid and the GELU density) */
+  float far[4] = {-100.0f, 100.0f, -1000.0f, 1000.0f}, far_out[4], far_d[4];
+  dc_cpu_f32_act_forward(act, far_out, far, 4);
+  dc_cpu_f32_act_backward(act, far_d, one, far, 4);
+  for (int i = 0; i < 4; i++) {
+    double v = far[i], want = act_ref(act, v), dwant = v > 0 ? 1 : 0;
+    if (!(fabs(far_out[i] - want) <= 1e-6 * (1 + fabs(v)) && fabs(far_d[i] - dwant) <= 1e-6)) {
+      fprintf(stderr, "FAIL %s at x = %g: %g (want %g), derivative %g (want %g)\n", name, v, (double)far_out[i], want,
+              (double)far_d[i], dwant);
+      gc_failures++;
+    }
+  }
   float nan_in[2] = {NAN, -NAN}, nan_out[2], d_out[2];
   dc_cpu_f32_act_forward(act, nan_out, nan_in, 2);
   dc_cpu_f32_act_backward(act, d_out, one, nan_in, 2);

@@ -4,10 +4,8 @@
  * Backward ASSIGNS dinp = dout * act'(inp), recomputing from the saved input rather than
  * keeping extra activations. The kind is switched on once per call, outside the loops, so
  * each loop is a plain elementwise body the compiler can vectorise. */
-#include <stdint.h>
-#include <string.h>
-
 #include "backend/cpu/real.h"
+#include "backend/cpu/vmath.h"
 
 /* Below this many values a parallel region costs more than the loop. */
 #define ACT_PARALLEL_MIN 16384
@@ -17,32 +15,12 @@
 static inline real act_exp(real x) { return exp(x); }
 static inline real act_one_plus_erf(real x) { return (real)1 + erf(x); }
 #else
-/* float: exp and erf written so that the loops below vectorise (glibc 2.36 has no vector
- * erff, and its vector expf needs -ffast-math). exp: Cody-Waite reduction x = k ln2 + r,
- * Cephes' degree-6 polynomial for e^r, 2^k built in the exponent bits; within 2 ulp of
- * expf on the clamped range [-87.3, 88.7] (below: the smallest normal; NaN stays NaN
- * through the callers' x factor). erf: 1 - erfc with erfc(z) = t exp(-z^2 + P(t)),
+/* float: exp (vmath.h) and erf written so that the loops below vectorise (glibc 2.36 has
+ * no vector erff, and its vector expf needs -ffast-math; a NaN input stays NaN through the
+ * callers' x factor). erf: 1 - erfc with erfc(z) = t exp(-z^2 + P(t)),
  * t = 1 / (1 + z / 2) (Numerical Recipes' erfcc, fractional error below 1.2e-7), returned
  * as 1 + erf(x) = erfc(-x), which GELU needs, so negative x lose nothing to cancelling. */
-static inline float act_exp(float x) {
-  x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-  /* k = round(x log2 e): adding and taking away 1.5 x 2^23 rounds to an integer (floorf
-   * would stop the vectoriser) */
-  float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)k + 127) << 23;
-  float two_k;
-  memcpy(&two_k, &bits, sizeof two_k);
-  return y * two_k;
-}
+static inline float act_exp(float x) { return dc_cpu_expf(x); }
 static inline float act_one_plus_erf(float x) {
   float z = fabsf(x), t = 1.0f / (1.0f + 0.5f * z);
   float q = t * (-0.82215223f + t * 0.17087277f);

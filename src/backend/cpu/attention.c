@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "backend/cpu/real.h"
+#include "backend/cpu/vmath.h"
 
 #define ATTN_MR 6  /* rows per register tile */
 #define ATTN_NR 16 /* columns per register tile: two AVX vectors of float */
@@ -40,35 +41,9 @@ static inline int attn_min(int a, int b) { return a < b ? a : b; }
 #ifdef DC_REAL_F64
 static inline real attn_exp(real x) { return exp(x); }
 #else
-/* exp(x) for x <= 0, the only arguments a max-subtracted softmax produces; 0 below -87.
- * Cephes' polynomial, within 1.3 ulp (checked over every float in [-100, 0]). libm's expf
- * is not vectorised (glibc offers its vector variants only under -ffast-math), and the
- * T*T exponentials were a large share of the forward pass.
- * The range test and clamp are integer operations on the bits: float compares and
- * selects can raise FP exceptions, and under the default -ftrapping-math that alone
- * keeps GCC from vectorising the loop. */
-static inline float attn_exp(float x) {
-  union { float f; int32_t i; } u = {x};
-  int32_t mag = u.i & 0x7fffffff;
-  int32_t in_range = mag <= 0x42ae0000; /* |x| <= 87 */
-  mag = mag < 0x42ae0000 ? mag : 0x42ae0000;
-  u.i = mag | (int32_t)0x80000000; /* -min(|x|, 87) */
-  float xc = u.f;
-  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
-  float r = fmaf(n, -0.693359375f, xc);
-  r = fmaf(n, 2.12194440e-4f, r); /* x - n ln 2, with ln 2 split in two for accuracy */
-  float p = 1.9875691500e-4f;
-  p = fmaf(p, r, 1.3981999507e-3f);
-  p = fmaf(p, r, 8.3334519073e-3f);
-  p = fmaf(p, r, 4.1665795894e-2f);
-  p = fmaf(p, r, 1.6666665459e-1f);
-  p = fmaf(p, r, 5.0000001201e-1f);
-  p = fmaf(p * r, r, r + 1.0f);
-  union { int32_t i; float f; } scale = {((int32_t)n + 127) << 23}; /* 2^n */
-  union { float f; int32_t i; } y = {p * scale.f};
-  y.i &= -in_range;
-  return y.f;
-}
+/* exp(x) for x <= 0, the only arguments a max-subtracted softmax produces (vmath.h); the
+ * T*T exponentials were a large share of the forward pass. */
+static inline float attn_exp(float x) { return dc_cpu_expf(x); }
 #endif
 
 /* Softmax of scores s[0..n) in place (max subtracted first). */
