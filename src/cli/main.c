@@ -77,7 +77,14 @@ static void blas_kernels(char **argv) {
   snprintf(from, sizeof from, "%s", dc_backend_blas_core());
   setenv("OPENBLAS_CORETYPE", fix, 1);
   setenv("DIFFCLIP_BLAS_REEXEC", from, 1); /* once only, and the note below says why */
-  execv("/proc/self/exe", argv);
+  /* the executable's own path, not /proc/self/exe: the process keeps its name (ps, top,
+   * pkill see "diffclip", not "exe") */
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);
+  }
   unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on with the slower kernels */
   unsetenv("DIFFCLIP_BLAS_REEXEC");
 }

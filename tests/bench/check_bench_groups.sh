@@ -38,6 +38,29 @@ for f in one/synthetic*/shots_*/run_*/result.h5; do
 done
 [ "$n" -eq 4 ] || fail "$n result files on 1 rank, 4 expected"
 grep -q '| synthetic-demo | 4 |' two/report/report.md || fail "no Table 1 row in the 2-rank report"
+# a stop request during a round (SIGTERM to every rank): both groups stop at an epoch
+# boundary, the bench exits 85, and the rerun finishes with the results of an
+# uninterrupted bench
+bench 2 ref --set finetune.epochs=200 --set bench.shots=4 > ref.log 2>&1 || { tail -20 ref.log; fail "bench ref"; }
+bench 2 stopped --set finetune.epochs=200 --set bench.shots=4 > stop1.log 2>&1 &
+pid=$!
+for i in $(seq 1 600); do grep -q "epoch 1/200" stop1.log 2> /dev/null && break; sleep 0.1; done
+ranks=""
+for p in $(pgrep -f "bench.out_dir=stopped"); do # the ranks, not mpirun
+  [ "$(cat /proc/$p/comm 2> /dev/null)" = diffclip ] && ranks="$ranks $p"
+done
+[ -n "$ranks" ] || fail "no rank to signal"
+kill -TERM $ranks
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" -eq 85 ] || { tail -20 stop1.log; fail "stopped bench: exit $rc, 85 expected"; }
+grep -q "stopping after epoch" stop1.log || { tail -20 stop1.log; fail "no run stopped at an epoch boundary"; }
+bench 2 stopped --set finetune.epochs=200 --set bench.shots=4 > stop2.log 2>&1 || { tail -20 stop2.log; fail "rerun after the stop"; }
+for r in 0 1; do
+  for ds in /confusion /map/prediction; do
+    h5diff -q "ref/synthetic-demo/shots_4/run_$r/result.h5" "stopped/synthetic-demo/shots_4/run_$r/result.h5" "$ds" "$ds" ||
+      fail "run $r: $ds differs after the stop and rerun"
+  done
+done
 # one group's run fails (its folder is a file): every rank ends, with the reason, promptly
 mkdir -p bad/synthetic-demo/shots_4 && : > bad/synthetic-demo/shots_4/run_1
 set +e; bench 2 bad > bad.log 2>&1; rc=$?; set -e

@@ -22,7 +22,8 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 rm -rf "$work" && mkdir -p "$work/bin" "$work/submit" || exit 1
 sets=(--set data.synthetic=tiny --set bench.shots=4 --set bench.runs=2 --set pretrain.epochs=3 --set pretrain.log_every=1
-  --set finetune.epochs=120 --set finetune.log_every=1 --set run.name=requeue)
+  --set finetune.epochs=120 --set finetune.log_every=1 --set run.name=requeue
+  --set bench.finetune_groups=1) # the runs one after the other, as the slots below expect (bench_groups: in parallel)
 
 cat >"$work/bin/srun" <<EOF
 #!/bin/bash
