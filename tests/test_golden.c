@@ -441,6 +441,58 @@ static enum dc_status check_finetune(hid_t f, const struct dc_model_config *cfg,
   return DC_OK;
 }
 
+/* An inference-only model (dc_clip_init_eval: shared block activations, no gradient
+ * buffers) gives the full model's eval-mode image and text features bit for bit, in less
+ * memory, and refuses a training forward and a backward. */
+static enum dc_status check_eval_only(hid_t f, const struct dc_model_config *cfg, const struct dc_backend *be) {
+  struct dc_clip *m[2] = {calloc(1, sizeof **m), calloc(1, sizeof **m)};
+  struct dc_h5_array tok, t;
+  DC_TRY(dc_h5_read(f, "/finetune/inputs/tokens", 1, &tok));
+  DC_TRY(dc_h5_read(f, "/finetune/inputs/t", 1, &t));
+  int B = (int)tok.dims[0], X = (int)tok.dims[1], L = dc_cfg_tokens(cfg), D = cfg->embed_dim;
+  size_t nf = (size_t)B * D;
+  float *feat[2][2];
+  for (int k = 0; k < 2; k++) {
+    struct dc_clip *c = m[k];
+    DC_TRY(k ? dc_clip_init_eval(c, cfg, B, B, DC_CLIP_PAIRWISE, be) : dc_clip_init(c, cfg, B, B, DC_CLIP_PAIRWISE, be));
+    DC_TRY(load_registry(f, "/finetune/params", &c->params));
+    DC_TRY(load_registry(f, "/finetune/buffers", &c->buffers));
+    DC_TRY(load_patches(f, "/finetune/inputs/x", c->io.x[0], B, cfg->bands[0], L, be));
+    DC_TRY(load_patches(f, "/finetune/inputs/x2", c->io.x[1], B, cfg->bands[1], L, be));
+    int *ids = malloc((size_t)B * X * sizeof *ids), eot[64], ti[64];
+    for (int b = 0; b < B; b++) {
+      eot[b] = 0;
+      for (int j = 0; j < X; j++) {
+        ids[b * X + j] = (int)tok.ints[b * X + j];
+        if (ids[b * X + j] > ids[b * X + eot[b]]) eot[b] = j;
+      }
+      ti[b] = (int)t.ints[b];
+    }
+    be->upload(c->io.tokens, ids, (size_t)B * X * sizeof *ids);
+    be->upload(c->io.eot, eot, (size_t)B * sizeof(int));
+    be->upload(c->io.t, ti, (size_t)B * sizeof(int));
+    free(ids);
+    dc_clip_image_features(c, 0);
+    dc_clip_text_features(c);
+    feat[k][0] = malloc(nf * sizeof(float));
+    feat[k][1] = malloc(nf * sizeof(float));
+    be->download(feat[k][0], c->io.image_features, nf * sizeof(float));
+    be->download(feat[k][1], c->io.text_features, nf * sizeof(float));
+  }
+  int same = memcmp(feat[0][0], feat[1][0], nf * sizeof(float)) == 0 && memcmp(feat[0][1], feat[1][1], nf * sizeof(float)) == 0;
+  printf("  inference-only model                 features %s; arena %zu of %zu bytes (%.0f%%)\n",
+         same ? "identical" : "DIFFER", m[1]->arena.size, m[0]->arena.size, 100.0 * m[1]->arena.size / m[0]->arena.size);
+  if (!same || !(m[1]->arena.size < m[0]->arena.size)) g_failed = 1;
+  if (dc_clip_backward(m[1]) == DC_OK || dc_clip_forward(m[1], 1) == DC_OK) {
+    printf("  FAIL: the inference-only model ran a backward or a training forward\n");
+    g_failed = 1;
+  }
+  for (int k = 0; k < 2; k++) dc_clip_free(m[k]), free(m[k]), free(feat[k][0]), free(feat[k][1]);
+  dc_h5_array_free(&tok);
+  dc_h5_array_free(&t);
+  return DC_OK;
+}
+
 int main(void) {
   const char *path = getenv("DIFFCLIP_GOLDEN");
   if (!path) path = "tests/golden/diffclip_tiny.h5";
@@ -465,6 +517,7 @@ int main(void) {
   if (st == DC_OK) st = check_tables(f, be);
   if (st == DC_OK) st = check_pretrain(f, &cfg, be);
   if (st == DC_OK) st = check_finetune(f, &cfg, be);
+  if (st == DC_OK) st = check_eval_only(f, &cfg, be);
   if (st == DC_OK) st = be->error();
   H5Fclose(f);
   if (st != DC_OK) {

@@ -38,8 +38,9 @@ static void take_all(struct dc_clip *c) {
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, Bt = c->Bt, M = cfg->n_modalities, L = dc_cfg_tokens(cfg), text = c->loss_kind != DC_CLIP_LINEAR;
   size_t D = cfg->embed_dim, Wt = cfg->text_width, X = cfg->context, S = L + 1, LW = (size_t)(B > Bt ? B : Bt);
-  dc_image_encoder_acts_take(a, &c->enc_acts, &c->enc, B, L);
-  if (text) dc_stack_acts_take(a, &c->txt_acts, &c->text.st, Bt, (int)X);
+  dc_image_encoder_acts_take(a, &c->enc_acts, &c->enc, B, L, c->eval_only);
+  if (text && c->eval_only) dc_stack_acts_take_inference(a, &c->txt_acts, &c->text.st, Bt, (int)X);
+  else if (text) dc_stack_acts_take(a, &c->txt_acts, &c->text.st, Bt, (int)X);
   for (int m = 0; m < M; m++) c->io.x[m] = dc_arena_floats(a, (size_t)B * L * cfg->bands[m]);
   c->io.t = dc_arena_ints(a, B);
   c->io.tokens = dc_arena_ints(a, Bt * X);
@@ -61,6 +62,7 @@ static void take_all(struct dc_clip *c) {
   k->sim = dc_arena_floats(a, B * LW);
   k->probs_i = dc_arena_floats(a, B * LW);
   k->probs_t = dc_arena_floats(a, B * LW);
+  if (c->eval_only) return; /* no backward */
   k->dlogits = dc_arena_floats(a, B * LW);
   k->dtmp = dc_arena_floats(a, B * LW);
   k->dtmp_t = dc_arena_floats(a, B * LW);
@@ -79,9 +81,10 @@ static void take_all(struct dc_clip *c) {
   dc_block_scratch_take(a, &c->scratch, n_img > n_txt ? n_img : n_txt, width, hid_i > hid_t ? hid_i : hid_t);
 }
 
-enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
-                            enum dc_clip_loss loss, const struct dc_backend *be) {
+static enum dc_status init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
+                           enum dc_clip_loss loss, const struct dc_backend *be, int eval_only) {
   memset(c, 0, sizeof *c);
+  c->eval_only = eval_only;
   DC_TRY(dc_model_config_check(cfg));
   if (B < 2) return DC_ERROR(DC_ERR_ARG, "fine-tuning batch %d: BatchNorm needs at least 2 samples", B);
   if (Bt < 1) return DC_ERROR(DC_ERR_ARG, "fine-tuning needs at least one text or class, got %d", Bt);
@@ -98,7 +101,7 @@ enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg
     DC_TRY(register_text(&c->text, &c->params, cfg));
     DC_TRY(dc_registry_add(&c->params, "logit_scale", 1, (int[]){0}, &c->logit_scale));
   }
-  DC_TRY(dc_registry_alloc(&c->params, be, 1));
+  DC_TRY(dc_registry_alloc(&c->params, be, !eval_only));
   DC_TRY(dc_registry_alloc(&c->buffers, be, 0));
   take_all(c);
   DC_TRY(dc_arena_commit(&c->arena, be));
@@ -110,6 +113,16 @@ enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg
   be->upload(c->io.targets, ar, (size_t)B * sizeof *ar);
   free(ar);
   return DC_OK;
+}
+
+enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
+                            enum dc_clip_loss loss, const struct dc_backend *be) {
+  return init(c, cfg, B, Bt, loss, be, 0);
+}
+
+enum dc_status dc_clip_init_eval(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
+                                 enum dc_clip_loss loss, const struct dc_backend *be) {
+  return init(c, cfg, B, Bt, loss, be, 1);
 }
 
 void dc_clip_free(struct dc_clip *c) {
@@ -172,6 +185,7 @@ static void text_loss_fwd(struct dc_clip *c, float scale) {
 }
 
 enum dc_status dc_clip_forward(struct dc_clip *c, int train) {
+  if (c->eval_only && train) return DC_ERROR(DC_ERR_INTERNAL, "a training forward of an inference-only model");
   const struct dc_backend *be = c->params.be;
   struct dc_clip_acts *k = &c->acts;
   int B = c->B, D = c->cfg.embed_dim;
@@ -223,6 +237,7 @@ static void text_loss_bwd(struct dc_clip *c, float scale) {
 }
 
 enum dc_status dc_clip_backward(struct dc_clip *c) {
+  if (c->eval_only) return DC_ERROR(DC_ERR_INTERNAL, "backward of an inference-only model");
   const struct dc_backend *be = c->params.be;
   struct dc_nn nn = {be, &c->params, c->reduce};
   struct dc_clip_acts *k = &c->acts;

@@ -7,6 +7,8 @@
 
 #include "diffclip/nn/nn.h"
 
+#include <string.h>
+
 enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, const char *prefix,
                                  enum dc_block_naming naming, int C, int NH, int hidden,
                                  enum dc_act act, float ln_eps, int causal, int trainable) {
@@ -117,6 +119,23 @@ void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const st
   acts->mean = dc_arena_floats(a, N);
   acts->rstd = dc_arena_floats(a, N);
   acts->dres = dc_arena_floats(a, N * C);
+}
+
+void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
+                                  int T) {
+  size_t N = (size_t)B * T, C = st->norm.C;
+  memset(acts, 0, sizeof *acts);
+  /* one block's activations for all (the blocks of a stack have one shape), the block
+   * inputs in two buffers taken in turn; no residual-stream gradient */
+  if (st->depth > 0) dc_block_acts_take(a, &acts->blocks[0], &st->blocks[0], B, T);
+  for (int i = 1; i < st->depth; i++) acts->blocks[i] = acts->blocks[0];
+  float *x[2];
+  x[0] = dc_arena_floats(a, N * C);
+  x[1] = dc_arena_floats(a, N * C);
+  for (int i = 0; i <= st->depth; i++) acts->xs[i] = x[i % 2];
+  acts->out = dc_arena_floats(a, N * C);
+  acts->mean = dc_arena_floats(a, N);
+  acts->rstd = dc_arena_floats(a, N);
 }
 
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T) {

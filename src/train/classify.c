@@ -78,14 +78,14 @@ enum dc_clip_loss dc_stage2_loss(const struct dc_config *cfg) {
 }
 
 enum dc_status dc_stage2_model(const struct dc_config *cfg, const struct dc_model_config *mcfg, enum dc_clip_loss loss,
-                               const struct dc_class_text *text, int B, struct dc_clip **out) {
+                               const struct dc_class_text *text, int B, int eval_only, struct dc_clip **out) {
   *out = calloc(1, sizeof **out);
   DC_CHECK_ALLOC(*out);
   const struct dc_backend *be;
   enum dc_run_backend kind = cfg->run.backend;
   /* auto: CUDA when built and a GPU is visible (run.backend's documented meaning) */
   DC_TRY(dc_backend_get(kind == DC_RUN_BACKEND_CUDA ? "cuda" : kind == DC_RUN_BACKEND_CPU ? "cpu" : "auto", &be));
-  DC_TRY(dc_clip_init(*out, mcfg, B, text->N, loss, be));
+  DC_TRY(eval_only ? dc_clip_init_eval(*out, mcfg, B, text->N, loss, be) : dc_clip_init(*out, mcfg, B, text->N, loss, be));
   if (loss != DC_CLIP_LINEAR) {
     be->upload((*out)->io.tokens, text->tokens, (size_t)text->N * mcfg->context * sizeof(int));
     be->upload((*out)->io.eot, text->eot, (size_t)text->N * sizeof(int));

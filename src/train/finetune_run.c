@@ -432,7 +432,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   f->epoch_loss = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
   f->val_acc = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
   if (!f->epoch_loss || !f->val_acc) return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning curves");
-  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, EB, &f->eval)));
+  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, EB, 1, &f->eval)));
   enum dc_status st = DC_OK;
   double t0 = dc_now_s();
   if (d->rank == 0) {
@@ -440,7 +440,7 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
            f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
            s ? "pixels" : "exams",
            f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published");
-    st = dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, Bt, &f->train);
+    st = dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, Bt, 0, &f->train);
     if (st == DC_OK && f->from_ckpt) {
       struct dc_dist self = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = MPI_COMM_SELF};
       struct dc_ckpt_state cs;

@@ -268,7 +268,7 @@ static enum dc_status run(const struct dc_dist *d, const struct dc_predict_opts 
   DC_TRY(dc_config_model(cfg, M, s->bands, dc_tokenizer_vocab_size(j->text.tok), &j->mcfg));
   enum dc_clip_loss loss = dc_stage2_loss(cfg);
   int B = cfg->finetune.eval_batch;
-  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &j->mcfg, loss, &j->text, B, &j->model)));
+  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &j->mcfg, loss, &j->text, B, 1, &j->model)));
   struct dc_ckpt_state st;
   enum dc_status rs = dc_ckpt_read(d, j->ckpt, &j->model->params, &j->model->buffers, NULL, &st);
   if (rs != DC_OK)

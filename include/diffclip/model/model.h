@@ -82,8 +82,9 @@ struct dc_image_encoder_acts {
 enum dc_status dc_image_encoder_register(struct dc_image_encoder *e, struct dc_registry *params,
                                          struct dc_registry *buffers, const struct dc_model_config *cfg,
                                          const char *prefix, int pos_trainable);
+/* inference: forward passes only (no gradient buffers; the blocks share activations). */
 void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts *acts,
-                                const struct dc_image_encoder *e, int B, int keep);
+                                const struct dc_image_encoder *e, int B, int keep, int inference);
 /* x[m] (B*L, C_m) channel-last patches; t (B) timesteps; ids_keep[m] (B*K) kept tokens in
  * order, or NULL for all L tokens (K = L). train: BatchNorm uses batch statistics and
  * updates the running ones; otherwise running statistics. Output acts->st.out (M*B,T,D). */
@@ -209,11 +210,17 @@ struct dc_clip {
   struct dc_clip_io io;
   float loss; /* host copy */
   int train;  /* BatchNorm mode of the last forward */
+  int eval_only; /* made by dc_clip_init_eval: forward passes only */
 };
 /* B images per step; Bt texts (prompts) per step, or classes for DC_CLIP_LINEAR.
  * io.text_of must hold each image's text (its class); io.targets is arange(B). */
 enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
                             enum dc_clip_loss loss, const struct dc_backend *be);
+/* The same for inference only (evaluation, predict): no gradients, no backward buffers,
+ * one set of block activations shared by the blocks of each stack; a fraction of the
+ * training model's memory. dc_clip_backward and a training forward refuse it. */
+enum dc_status dc_clip_init_eval(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
+                                 enum dc_clip_loss loss, const struct dc_backend *be);
 void dc_clip_free(struct dc_clip *c);
 /* Full forward and loss (train: BatchNorm batch statistics). */
 enum dc_status dc_clip_forward(struct dc_clip *c, int train);

@@ -112,6 +112,11 @@ enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, con
                                  int NH, int hidden, enum dc_act act, float ln_eps, int causal,
                                  int trainable);
 void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T);
+/* The same for forward passes only (inference): the blocks share one set of activations
+ * and the block inputs alternate between two buffers, so the memory does not grow with
+ * the depth; dc_stack_bwd must not be called on them (acts->dres is NULL). */
+void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
+                                  int T);
 /* Input is acts->xs[0] (filled by the caller); output in acts->out. */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T);
 /* dout (N,C) is the gradient of acts->out; the input gradient is left in acts->dres. */

@@ -35,9 +35,11 @@ void dc_class_text_free(struct dc_class_text *t);
 /* The loss (and so the head) finetune.head and finetune.same_class_positives choose. */
 enum dc_clip_loss dc_stage2_loss(const struct dc_config *cfg);
 /* A stage-2 model for batches of B on run.backend's backend, with the class prompts'
- * tokens uploaded (not for the linear head); *out is malloc'd (dc_clip_free, then free). */
+ * tokens uploaded (not for the linear head); eval_only: for inference alone
+ * (dc_clip_init_eval: a fraction of the memory). *out is malloc'd (dc_clip_free, then
+ * free). */
 enum dc_status dc_stage2_model(const struct dc_config *cfg, const struct dc_model_config *mcfg, enum dc_clip_loss loss,
-                               const struct dc_class_text *text, int B, struct dc_clip **out);
+                               const struct dc_class_text *text, int B, int eval_only, struct dc_clip **out);
 
 /* Host buffers for batches of up to `cap` samples of smp, and the inference settings. */
 struct dc_classifier {
