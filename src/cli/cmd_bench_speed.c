@@ -161,9 +161,22 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   DC_TRY(be->error());
   double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
   report(be, label, B, gflop, summarise(t, o->iters));
+  dc_adam_free(&adam, be);
   if (with_inference) {
-    /* inference: image features of a batch, eval-mode BatchNorm; the class prompts' text
-     * features are computed once per run, not per batch */
+    /* inference: image features of a batch, eval-mode BatchNorm, on the inference-only
+     * model that evaluation and predict use (the training model freed first, so the memory
+     * printed is the inference's); the class prompts' text features are computed once per
+     * run, not per batch */
+    dc_clip_free(c);
+    DC_TRY(dc_clip_init_eval(c, cfg, B, Bt, DC_CLIP_PAIRWISE, be));
+    DC_TRY(dc_init_weights(&c->params, &c->buffers, cfg, 1));
+    fill_random(be, c->io.x[0], (size_t)B * L * cfg->bands[0], 1);
+    fill_random(be, c->io.x[1], (size_t)B * L * cfg->bands[1], 2);
+    int *tt = malloc((size_t)B * sizeof *tt);
+    DC_CHECK_ALLOC(tt);
+    for (int b = 0; b < B; b++) tt[b] = (int)dc_rng_below(5, 1, (uint64_t)b, 0, 1000);
+    be->upload(c->io.t, tt, (size_t)B * sizeof(int));
+    free(tt);
     for (int i = -o->warmup; i < o->iters; i++) {
       double t0 = dc_now_s();
       dc_clip_image_features(c, 0);
@@ -190,7 +203,6 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
     }
   }
   free(t);
-  dc_adam_free(&adam, be);
   dc_clip_free(c);
   free(c);
   return DC_OK;
