@@ -51,11 +51,13 @@ static void attn_softmax(real *s, int n) {
   real mx = s[0];
 #pragma omp simd reduction(max : mx)
   for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
-#pragma omp simd
-  for (int i = 0; i < n; i++) s[i] = attn_exp(s[i] - mx);
   real sum = 0;
 #pragma omp simd reduction(+ : sum)
-  for (int i = 0; i < n; i++) sum += s[i];
+  for (int i = 0; i < n; i++) { /* exp and sum in one pass */
+    real e = attn_exp(s[i] - mx);
+    s[i] = e;
+    sum += e;
+  }
   real inv = (real)1 / sum;
 #pragma omp simd
   for (int i = 0; i < n; i++) s[i] *= inv;
