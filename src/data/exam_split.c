@@ -59,7 +59,7 @@ enum dc_status dc_exams_assign_file(const struct dc_exams *e, const char *path, 
     int k = fields(buf, &id, &word);
     if (k == 0) continue;
     if (line == 1 && k == 1 && strcmp(id, "exam") == 0 && strcmp(word, "split") == 0) continue; /* a header */
-    long v = k == 1 ? strtol(id, &end, 10) : 0;
+    long v = strtol(id, &end, 10);
     if (k < 0 || !*word || *end || end == id) {
       st = DC_ERROR(DC_ERR_ARG, "%s:%d: expected \"EXAM_ID,train\" or \"EXAM_ID,test\" (an exam number of the store, "
                     "then its split)", path, line);

@@ -202,22 +202,22 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
       strncat(left, " left for the entry", sizeof left - strlen(left) - 1);
     }
     dc_format_hms(dc_now_s() - t_bench, elapsed, sizeof elapsed);
-    if (G > 1 && d->rank == 0) { /* the round's runs, one per group */
-      char runs[512] = "";
-      for (int q = k * G; q < (k + 1) * G && q < n_all; q++)
+    if (d->rank == 0) { /* the round's runs, one per group */
+      char runs[512] = "", range[32], round[48] = "";
+      int last = (k + 1) * G < n_all ? (k + 1) * G : n_all;
+      for (int q = k * G; q < last; q++)
         snprintf(runs + strlen(runs), sizeof runs - strlen(runs), "%s%d-shot run %d", q > k * G ? ", " : "",
                  b->shots.v[q / b->runs], q % b->runs);
-      int last = (k + 1) * G < n_all ? (k + 1) * G : n_all;
-      dc_log(DC_LOG_INFO, "bench: %s, round %d of %d: %s: %d-%d of %d in this entry (bench elapsed %s, %s)",
-             spec->datasets[spec->n_datasets - 1].name, k + 1, rounds, runs, k * G + 1, last, n_all, elapsed, left);
+      if (last - k * G > 1) snprintf(range, sizeof range, "%d-%d", k * G + 1, last);
+      else snprintf(range, sizeof range, "%d", last);
+      if (G > 1) snprintf(round, sizeof round, "round %d of %d: ", k + 1, rounds);
+      dc_log(DC_LOG_INFO, "bench: %s, %s%s: %s of %d in this entry (bench elapsed %s, %s)",
+             spec->datasets[spec->n_datasets - 1].name, round, runs, range, n_all, elapsed, left);
     }
     if (j < n_all) {
       struct dc_config fc = *c;
       int r = j % b->runs;
       fc.finetune.shots = b->shots.v[j / b->runs];
-      if (G == 1)
-        dc_log(DC_LOG_INFO, "bench: %s, %d-shot run %d: %d of %d in this entry (bench elapsed %s, %s)",
-               spec->datasets[spec->n_datasets - 1].name, fc.finetune.shots, r, j + 1, n_all, elapsed, left);
       snprintf(set, sizeof set, "%s/shots_%d/run_%d", dir, fc.finetune.shots, r);
       struct dc_result res;
       int kept = 0;
@@ -235,13 +235,13 @@ static enum dc_status run_entry(const struct dc_dist *d, struct dc_config *c, co
     if (st == DC_OK && fresh) t_rounds += dc_now_s() - t_round, n_fresh++; /* the estimate: rounds that did work */
   }
   dc_log_set_leader(0);
-  if (G > 1) dc_dist_split_free(&sub);
   /* the fine-tuning seconds of every group's runs, on rank 0 (a group's rank 0 holds them) */
   if (G > 1 && st == DC_OK) {
     double mine = sub.rank == 0 ? stage2_s : 0, all = 0;
     MPI_Reduce(&mine, &all, 1, MPI_DOUBLE, MPI_SUM, 0, d->comm);
     stage2_s = all;
   }
+  if (G > 1) dc_dist_split_free(&sub);
   snprintf(label, sizeof label, "fine-tune and evaluate %.80s", spec->datasets[spec->n_datasets - 1].name);
   dc_report_spec_add_timing(spec, label, stage2_s);
   dc_data_free(&data);

@@ -151,9 +151,10 @@ static void normalise_rows(float *x, int n, int D) {
   }
 }
 
-/* One sample's outputs from its N scores (logits before the scale). */
+/* One sample's outputs from its N scores (logits before the scale, in k->logit, which
+ * this overwrites with the softmax's numerators). */
 static void sample_out(const struct dc_classifier *k, double scale, size_t i, const struct dc_class_out *out) {
-  const double *s = k->logit;
+  double *s = k->logit;
   int N = k->N, best = 0, second = -1;
   for (int c = 1; c < N; c++)
     if (s[c] > s[best]) best = c;
@@ -162,17 +163,17 @@ static void sample_out(const struct dc_classifier *k, double scale, size_t i, co
   if (out->pred) out->pred[i] = best;
   if (out->score) out->score[i] = N >= 2 ? 1.0 / (1.0 + exp(-scale * (s[1] - s[0]))) : 1.0;
   if (!out->prob && !out->top2 && !out->top2_prob) return;
-  double z = 0;
-  for (int c = 0; c < N; c++) z += exp(scale * (s[c] - s[best]));
+  double z = 0, top = s[best];
+  for (int c = 0; c < N; c++) z += s[c] = exp(scale * (s[c] - top));
   if (out->prob)
-    for (int c = 0; c < N; c++) out->prob[i * N + c] = (float)(exp(scale * (s[c] - s[best])) / z);
+    for (int c = 0; c < N; c++) out->prob[i * N + c] = (float)(s[c] / z);
   if (out->top2) {
     out->top2[2 * i] = (uint8_t)(best + 1);
     out->top2[2 * i + 1] = (uint8_t)(second >= 0 ? second + 1 : 0);
   }
   if (out->top2_prob) {
     out->top2_prob[2 * i] = (uint16_t)lround(65535.0 / z);
-    out->top2_prob[2 * i + 1] = second >= 0 ? (uint16_t)lround(65535.0 * exp(scale * (s[second] - s[best])) / z) : 0;
+    out->top2_prob[2 * i + 1] = second >= 0 ? (uint16_t)lround(65535.0 * s[second] / z) : 0;
   }
 }
 

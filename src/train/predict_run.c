@@ -323,14 +323,12 @@ static enum dc_status run(const struct dc_dist *d, const struct dc_predict_opts 
     p->crs_wkt = s->crs_wkt ? strdup(s->crs_wkt) : NULL;
     struct outputs w = {.n = 0};
     ws = write_outputs(o, p, s, &w);
-    if (ws != DC_OK) /* nothing of this call is left */
-      for (int i = 0; i < w.n; i++) remove(w.paths[i]);
-    if (ws != DC_OK)
-      for (int i = 0; i < w.n; i++) {
-        char aux[2300];
-        snprintf(aux, sizeof aux, "%s.aux.xml", w.paths[i]);
-        remove(aux);
-      }
+    for (int i = 0; ws != DC_OK && i < w.n; i++) { /* nothing of this call is left, sidecars included */
+      char aux[2300];
+      snprintf(aux, sizeof aux, "%s.aux.xml", w.paths[i]);
+      remove(w.paths[i]);
+      remove(aux);
+    }
     if (ws == DC_OK)
       dc_log(DC_LOG_INFO, "predict: wrote %s/prediction.h5, prediction.tif%s, prediction.png and classes.csv",
              o->out_dir, full ? ", probability.tif" : "");
