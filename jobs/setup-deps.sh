@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
-  libconfig-dev libmatio-dev libopenblas-openmp-dev libpng-dev zlib1g-dev
+  libconfig-dev libmatio-dev libopenblas-openmp-dev libdnnl-dev libpng-dev zlib1g-dev
   libgdal-dev libtiff-dev libgeotiff-dev gdal-bin
 )
 

@@ -1,10 +1,8 @@
 /* Fully connected layer (and 1x1 convolution on channel-last pixels) for the CPU backend.
  *
- * N rows, IC input channels, OC output channels. Both directions are BLAS GEMMs; only the
+ * N rows, IC input channels, OC output channels. Both directions are the backend's GEMMs; only the
  * bias gradient, a column sum, is done by hand. Backward: dinp is ASSIGNED, dweight and
  * dbias ACCUMULATE (+=); NULL gradients are skipped. */
-#include <cblas.h>
-
 #include "backend/cpu/real.h"
 
 /* Columns per task of the bias-gradient sum: wide enough for vector loads over a row,
@@ -29,8 +27,7 @@ void OP(linear_forward)(real *out,          /* (N, OC) */
     beta = 1;
   }
   if (IC <= 0) return; /* BLAS rejects a zero leading dimension; out is already bias or 0 */
-  CBLAS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, (real)1, inp, IC, weight, IC, beta,
-             out, OC);
+  OP(gemm)(0, 1, N, OC, IC, (real)1, inp, IC, weight, IC, beta, out, OC);
 }
 
 void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
@@ -42,11 +39,9 @@ void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
                          int N, int IC, int OC) {
   if (N <= 0 || OC <= 0) return;
   if (dinp && IC > 0) /* dinp = dout . weight */
-    CBLAS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, (real)1, dout, OC, weight, IC,
-               (real)0, dinp, IC);
+    OP(gemm)(0, 0, N, IC, OC, (real)1, dout, OC, weight, IC, (real)0, dinp, IC);
   if (dweight && IC > 0) /* dweight += dout^T . inp */
-    CBLAS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, (real)1, dout, OC, inp, IC,
-               (real)1, dweight, IC);
+    OP(gemm)(1, 0, OC, IC, N, (real)1, dout, OC, inp, IC, (real)1, dweight, IC);
   if (dbias) {
     /* Each task owns a block of columns and walks all rows in order, so the sum does not
      * depend on the thread count; double accumulators because N (pixels times batch) is

@@ -1,0 +1,21 @@
+/* The float GEMMs of the CPU backend through oneDNN's matmul primitive (src/backend/cpu/
+ * matmul.c, compiled for float only). Measured on the 2-core Zen 4 guest of CI, at the model's
+ * shapes (15616 x 256 x 256 and the like, docs/performance.md): oneDNN 2.6's brgemm f32
+ * kernels ran 1.1-1.5x OpenBLAS 0.3.21's SkylakeX sgemm, packing included.
+ *
+ * In bf16 precision the two operands are rounded to bfloat16 (round to nearest even) and
+ * multiplied with float accumulation into the float C; everything else stays float. */
+#ifndef DIFFCLIP_CPU_MATMUL_H
+#define DIFFCLIP_CPU_MATMUL_H
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, as the gemm op. Returns 1 when
+ * oneDNN did it, 0 when the caller must (a shape oneDNN has no fast kernel for, a call from
+ * inside an OpenMP region, or a primitive that could not be made). */
+int dc_cpu_matmul_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+
+/* bf16 GEMMs on (1) or off (0); the backend's dc_backend_set_precision decides. */
+void dc_cpu_matmul_set_bf16(int on);
+int dc_cpu_matmul_bf16(void);
+
+#endif
