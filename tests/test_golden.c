@@ -9,8 +9,14 @@
  *
  * DIFFCLIP_BACKEND picks the backend (default cpu): cuda-fp32 must meet the same 1e-4;
  * cuda (TF32 GEMMs, inputs rounded to 10 mantissa bits) is held to 1e-2. Without a CUDA
- * device a cuda run prints "skipped: no CUDA device" and passes. DIFFCLIP_GOLDEN_TOL
- * overrides the tolerance. */
+ * device a cuda run prints "skipped: no CUDA device" and passes. DIFFCLIP_PRECISION=bf16
+ * runs the CPU GEMMs in bf16 (run.precision): held to 5e-2, except the gradients of the
+ * spectral reduction stacks (dimen_redu*: 1x1 convolution, BatchNorm, 1x1 convolution,
+ * BatchNorm), held to 0.5: at the golden model's tiny batch BatchNorm's backward takes
+ * differences of nearly equal sums, which turns bf16's 2^-9 rounding of the GEMM operands
+ * into relative errors up to 0.32 there (measured). It must also differ from the reference
+ * by more than fp32's 1e-4 (else the bf16 path was not in effect); without bf16
+ * instructions it prints "skipped" and passes. DIFFCLIP_GOLDEN_TOL overrides the tolerance. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +27,11 @@
 
 #define TOLERANCE 1e-4
 #define TOLERANCE_TF32 1e-2
+#define TOLERANCE_BF16 5e-2
+#define TOLERANCE_BF16_REDUCTION_GRADS 0.5
 
 static double g_tolerance = TOLERANCE;
+static int g_bf16 = 0;
 static double g_max_err = 0;
 static int g_failed = 0;
 
@@ -55,7 +64,11 @@ static void note(struct group *g, const char *what, double err) {
   g->count++;
   if (err > g->worst) g->worst = err;
   if (err > g_max_err || isnan(err)) g_max_err = isnan(err) ? INFINITY : err;
-  if (!(err <= g_tolerance)) {
+  double tol = g_tolerance;
+  if (g_bf16 && strstr(g->name, "gradients") && strstr(what, "dimen_redu") &&
+      TOLERANCE_BF16_REDUCTION_GRADS > tol && !getenv("DIFFCLIP_GOLDEN_TOL"))
+    tol = TOLERANCE_BF16_REDUCTION_GRADS;
+  if (!(err <= tol)) {
     fprintf(stderr, "FAIL %s %s: rel_err %.3e\n", g->name, what, err);
     g_failed++;
   }
@@ -505,11 +518,20 @@ int main(void) {
     }
     if (strcmp(name, "cuda") == 0) g_tolerance = TOLERANCE_TF32;
   }
+  const char *prec = getenv("DIFFCLIP_PRECISION");
+  int bf16 = g_bf16 = prec && strcmp(prec, "bf16") == 0;
+  if (bf16) {
+    if (dc_backend_set_precision(DC_PRECISION_BF16) != DC_PRECISION_BF16) {
+      printf("skipped: this CPU has no bf16 instructions\n");
+      return 0;
+    }
+    g_tolerance = TOLERANCE_BF16;
+  }
   const char *tol = getenv("DIFFCLIP_GOLDEN_TOL");
   if (tol && atof(tol) > 0) g_tolerance = atof(tol);
   const struct dc_backend *be;
   if (dc_backend_get(name, &be) != DC_OK) return 1;
-  printf("golden: backend %s, tolerance %.0e\n", be->name, g_tolerance);
+  printf("golden: backend %s%s, tolerance %.0e\n", be->name, bf16 ? " (bf16 GEMMs)" : "", g_tolerance);
   hid_t f;
   struct dc_model_config cfg;
   if (dc_h5_open_read(path, &f) != DC_OK) return 1;
@@ -525,8 +547,13 @@ int main(void) {
     return 1;
   }
   printf("golden: max_rel_err=%.3e\n", g_max_err);
-  if (g_failed || !(g_max_err <= g_tolerance)) {
+  if (g_failed || (!bf16 && !(g_max_err <= g_tolerance))) {
     fprintf(stderr, "golden: %d tensor(s) above %.0e\n", g_failed, g_tolerance);
+    return 1;
+  }
+  if (bf16 && !(g_max_err > TOLERANCE)) {
+    fprintf(stderr, "golden: bf16 asked for, yet every tensor is within fp32's %.0e: the GEMMs did not run in bf16\n",
+            TOLERANCE);
     return 1;
   }
   return 0;

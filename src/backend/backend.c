@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend/cpu/matmul.h"
 #include "diffclip/core/rng.h"
 
 static void *cpu_alloc(size_t bytes) {
@@ -61,6 +62,16 @@ void dc_backend_set_threads(int n) {
   if (n > 0) omp_set_num_threads(n); /* OpenBLAS's OpenMP build follows it */
 }
 
+int dc_backend_cpu_bf16(void) { return dc_cpu_matmul_bf16_native(); }
+
+enum dc_precision dc_backend_set_precision(enum dc_precision p) {
+  int bf16 = p == DC_PRECISION_BF16 && dc_cpu_matmul_bf16_native();
+  dc_cpu_matmul_set_bf16(bf16);
+  return bf16 ? DC_PRECISION_BF16 : DC_PRECISION_FP32;
+}
+
+enum dc_precision dc_backend_precision(void) { return dc_cpu_matmul_bf16() ? DC_PRECISION_BF16 : DC_PRECISION_FP32; }
+
 enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
   if (name == NULL || strcmp(name, "auto") == 0) {
     /* CUDA when it is there; its absence is not an error here, so say nothing. */
@@ -78,9 +89,12 @@ enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
 }
 
 void dc_backend_library_info(char *out, size_t cap) {
-  char cuda[256];
+  char cuda[256], dnnl[96];
   dc_backend_cuda_library_info(cuda, sizeof cuda);
-  snprintf(out, cap, "%s; %s", openblas_get_config(), cuda); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+  dc_cpu_matmul_info(dnnl, sizeof dnnl);
+  /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ...; oneDNN 2.6.3 (AVX512-BF16 kernels), GEMMs fp32; CUDA ..." */
+  snprintf(out, cap, "%s; %s, CPU GEMMs %s; %s", openblas_get_config(), dnnl, dc_cpu_matmul_bf16() ? "bf16" : "fp32",
+           cuda);
 }
 
 const char *dc_backend_blas_core(void) { return openblas_get_corename(); }

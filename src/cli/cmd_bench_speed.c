@@ -24,7 +24,7 @@
 #define HOUSTON_CLASSES 15
 
 struct bench_opts {
-  int batch, iters, warmup, graph;
+  int batch, iters, warmup, graph, bf16;
   const char *backend;
 };
 
@@ -218,6 +218,7 @@ static void bench_usage(FILE *f) {
           "docs/performance.md (../shared/bench/side_by_side.sh).\n\n"
           "  --backend B  auto (default: cuda when a GPU is visible), cpu, cuda (TF32 GEMMs)\n"
           "               or cuda-fp32 (float32-exact GEMMs)\n"
+          "  --precision P  fp32 (default) or bf16: the CPU backend's GEMMs (run.precision)\n"
           "  --batch N    batch size (default 128)\n"
           "  --iters N    timed iterations; the median is reported (default 3)\n"
           "  --warmup N   untimed iterations first (default 1)\n"
@@ -228,6 +229,7 @@ static void bench_usage(FILE *f) {
 int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
   struct bench_opts o = {.batch = 128, .iters = 3, .warmup = 1, .backend = "auto"};
   static const struct option longopts[] = {{"backend", required_argument, 0, 'k'},
+                                           {"precision", required_argument, 0, 'p'},
                                            {"batch", required_argument, 0, 'b'},
                                            {"iters", required_argument, 0, 'i'},
                                            {"warmup", required_argument, 0, 'w'},
@@ -239,6 +241,11 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
     switch (ch) {
       case 'k': o.backend = optarg; break;
       case 'g': o.graph = 1; break;
+      case 'p':
+        ok = strcmp(optarg, "fp32") == 0 || strcmp(optarg, "bf16") == 0;
+        if (!ok) fprintf(stderr, "diffclip bench-speed: --precision '%s': expected fp32 or bf16\n", optarg);
+        o.bf16 = ok && optarg[0] == 'b';
+        break;
       case 'b': ok = dc_cli_parse_int("bench-speed", "batch", optarg, 2, &o.batch); break;
       case 'i': ok = dc_cli_parse_int("bench-speed", "iters", optarg, 1, &o.iters); break;
       case 'w': ok = dc_cli_parse_int("bench-speed", "warmup", optarg, 0, &o.warmup); break;
@@ -259,10 +266,18 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
   if (be->device_memory)
     printf("bench-speed: %s backend, Houston sizes (144+1 bands, W=%d, D=%d, %d+%d blocks)\n",
            be->name, cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
-  else
-    printf("bench-speed: CPU backend, %d OpenMP threads, OpenBLAS %s kernels, Houston sizes (144+1 bands, W=%d, D=%d, "
-           "%d+%d blocks)\n",
-           omp_get_max_threads(), dc_backend_blas_core(), cfg.window, cfg.embed_dim, cfg.depth, cfg.decoder_depth);
+  else {
+    enum dc_precision p = dc_backend_set_precision(o.bf16 ? DC_PRECISION_BF16 : DC_PRECISION_FP32);
+    if (o.bf16 && p != DC_PRECISION_BF16) printf("bench-speed: this CPU has no bf16 instructions; GEMMs in fp32\n");
+    char lib[512], *dnnl;
+    dc_backend_library_info(lib, sizeof lib);
+    dnnl = strstr(lib, "oneDNN");
+    if (dnnl) dnnl[strcspn(dnnl, ";")] = '\0';
+    printf("bench-speed: CPU backend, %d OpenMP threads, %s, OpenBLAS %s kernels, Houston sizes (144+1 bands, "
+           "W=%d, D=%d, %d+%d blocks)\n",
+           omp_get_max_threads(), dnnl ? dnnl : "no oneDNN", dc_backend_blas_core(), cfg.window, cfg.embed_dim,
+           cfg.depth, cfg.decoder_depth);
+  }
   enum dc_status st = bench_pretrain(&o, &cfg, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0, be);

@@ -4,6 +4,7 @@
 #include "diffclip/backend/backend.h"
 
 #include "diffclip/core/suggest.h"
+#include "diffclip/train/run_env.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +40,7 @@ enum dc_status dc_cli_config_load(const struct dc_cli_config *o, struct dc_confi
   enum dc_status st = dc_config_load(cfg, o->file, o->sets, o->n_sets, origins);
   /* the configuration's logging from here on (DIFFCLIP_LOG_LEVEL=debug, read at start-up,
    * holds the debug level) */
-  if (st == DC_OK) {
-    dc_log_set_level((enum dc_log_level)cfg->run.log_level); /* the same order */
-    dc_log_set_all_ranks(cfg->run.log_all_ranks);
-    dc_backend_set_threads(cfg->run.threads);
-  }
+  if (st == DC_OK) dc_run_env_apply(cfg);
   return st;
 }
 

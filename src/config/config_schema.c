@@ -27,6 +27,7 @@
 
 #define TEXT(id, text) text,
 static const char *const backend_choices[] = {DC_RUN_BACKEND_CHOICES(TEXT) NULL};
+static const char *const precision_choices[] = {DC_RUN_PRECISION_CHOICES(TEXT) NULL};
 static const char *const log_level_choices[] = {DC_RUN_LOG_LEVEL_CHOICES(TEXT) NULL};
 static const char *const synthetic_choices[] = {DC_DATA_SYNTHETIC_CHOICES(TEXT) NULL};
 static const char *const protocol_choices[] = {DC_DATA_PROTOCOL_CHOICES(TEXT) NULL};
@@ -53,6 +54,9 @@ static const struct dc_config_key schema[] = {
     INT("run.seed", run.seed, "0", 0, IMAX, "seed of every random stream (data order, noise, masks, init)"),
     ENUM("run.backend", run.backend, enum dc_run_backend, backend_choices, "auto",
          "compute backend: auto takes cuda when a GPU is visible, else cpu"),
+    ENUM("run.precision", run.precision, enum dc_run_precision, precision_choices, "fp32",
+         "CPU GEMMs: fp32, or bf16 (bfloat16 operands, fp32 accumulation; fp32 weights, Adam, norms, softmax and "
+         "losses) where the CPU has bf16 instructions, else fp32 with a note; the CUDA backend's GEMMs follow run.backend"),
     INT("run.threads", run.threads, "0", 0, 4096, "OpenMP threads per rank; 0 keeps OMP_NUM_THREADS or the runtime's choice"),
     ENUM("run.log_level", run.log_level, enum dc_run_log_level, log_level_choices, "info", "least severe log level printed"),
     BOOL("run.log_all_ranks", run.log_all_ranks, "false", "every rank prints info lines, not only rank 0"),

@@ -54,7 +54,7 @@ struct ft {
 static const char *const data_task_text[] = {DC_DATA_TASK_CHOICES(DC_CONFIG_ENUM_TEXT)};
 
 static const char *const finetune_operational[] = {
-    "run.name", "run.out_dir", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend", "data.scene",
+    "run.name", "run.out_dir", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend", "run.precision", "data.scene",
     "data.study", "data.paper", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
     "pretrain.keep_checkpoints", "pretrain.resume", "finetune.runs", "finetune.first_run", "finetune.log_every",
     "finetune.eval_batch", "bench."};

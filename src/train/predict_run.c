@@ -21,15 +21,16 @@
 #include "diffclip/io/prediction.h"
 #include "diffclip/report/png_map.h"
 #include "diffclip/train/classify.h"
+#include "diffclip/train/run_env.h"
 #include "diffclip/train/slot.h"
 
 /* The keys that do not change a prediction: how it runs and logs. */
-static const char *const settable[] = {"run.threads", "run.backend", "run.log_level", "run.log_all_ranks",
+static const char *const settable[] = {"run.threads", "run.backend", "run.precision", "run.log_level", "run.log_all_ranks",
                                        "finetune.eval_batch", "pretrain.max_wall_s"};
 #define N_SETTABLE ((int)(sizeof settable / sizeof *settable))
 
 const char *dc_predict_settable_keys(void) {
-  return "run.threads, run.backend, run.log_level, run.log_all_ranks, finetune.eval_batch, pretrain.max_wall_s";
+  return "run.threads, run.backend, run.precision, run.log_level, run.log_all_ranks, finetune.eval_batch, pretrain.max_wall_s";
 }
 
 #define DC_SYNTH_TEXT(id, text) text,
@@ -101,9 +102,7 @@ static enum dc_status make_config(const struct dc_predict_opts *o, const char *c
     DC_TRY(dc_config_apply_set(cfg, o->sets[i], NULL));
   }
   DC_TRY(dc_config_check(cfg, NULL));
-  dc_log_set_level((enum dc_log_level)cfg->run.log_level);
-  dc_log_set_all_ranks(cfg->run.log_all_ranks);
-  dc_backend_set_threads(cfg->run.threads);
+  dc_run_env_apply(cfg);
   return DC_OK;
 }
 

@@ -57,7 +57,7 @@ struct run {
  * the fine-tuning ablations, share one pretraining in a bench. */
 static const char *const pretrain_operational[] = {
     "pretrain.epochs", "pretrain.max_steps", "pretrain.max_wall_s", "pretrain.log_every", "pretrain.checkpoint_every",
-    "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend",
+    "pretrain.keep_checkpoints", "pretrain.resume", "run.threads", "run.log_level", "run.log_all_ranks", "run.backend", "run.precision",
     "run.out_dir", "data.scene", "data.task", "data.split_file", "data.study", "data.paper", "finetune.", "bench."};
 
 /* The run's identity, so a resumed run is recognised as the same experiment. */

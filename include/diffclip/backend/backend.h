@@ -62,8 +62,18 @@ int dc_backend_local_rank(void);
 /* OpenMP threads of this process's CPU kernels and BLAS (run.threads); n <= 0 keeps
  * OMP_NUM_THREADS or the runtime's choice. */
 void dc_backend_set_threads(int n);
-/* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>; CUDA
- * runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or "; CUDA not in this build". */
+/* The precision of the CPU backend's float GEMMs (run.precision): fp32, or bf16 operands
+ * (rounded to nearest even) with fp32 accumulation into fp32 results. */
+enum dc_precision { DC_PRECISION_FP32 = 0, DC_PRECISION_BF16 };
+/* 1 when oneDNN runs bf16 GEMMs on this CPU with its bf16 instructions (AVX512-BF16 or AMX). */
+int dc_backend_cpu_bf16(void);
+/* Sets the precision of this process's CPU GEMMs; returns the one in effect: bf16 on a
+ * CPU without bf16 instructions gives fp32 (the caller says so). */
+enum dc_precision dc_backend_set_precision(enum dc_precision p);
+enum dc_precision dc_backend_precision(void);
+/* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>;
+ * oneDNN X.Y.Z (<ISA> kernels), CPU GEMMs fp32|bf16; CUDA runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or
+ * "...; CUDA not in this build". */
 void dc_backend_library_info(char *out, size_t cap);
 /* The OpenBLAS kernel family in use ("SkylakeX", "Haswell", "Prescott", ...). */
 const char *dc_backend_blas_core(void);

@@ -42,6 +42,8 @@ struct dc_config_strs {
 #define DC_CONFIG_ENUM_ID(id, text) id,
 #define DC_CONFIG_ENUM_TEXT(id, text) text,
 #define DC_RUN_BACKEND_CHOICES(X) X(DC_RUN_BACKEND_AUTO, "auto") X(DC_RUN_BACKEND_CPU, "cpu") X(DC_RUN_BACKEND_CUDA, "cuda")
+/* same order as enum dc_precision (backend.h) */
+#define DC_RUN_PRECISION_CHOICES(X) X(DC_RUN_PRECISION_FP32, "fp32") X(DC_RUN_PRECISION_BF16, "bf16")
 /* same order as enum dc_log_level */
 #define DC_RUN_LOG_LEVEL_CHOICES(X) \
   X(DC_RUN_LOG_ERROR, "error") X(DC_RUN_LOG_WARN, "warn") X(DC_RUN_LOG_INFO, "info") X(DC_RUN_LOG_DEBUG, "debug")
@@ -69,6 +71,7 @@ struct dc_config_strs {
 #define DC_BENCH_PRETRAIN_CHOICES(X) X(DC_BENCH_PRETRAIN_ONCE, "once") X(DC_BENCH_PRETRAIN_PER_RUN, "per_run")
 
 enum dc_run_backend { DC_RUN_BACKEND_CHOICES(DC_CONFIG_ENUM_ID) };
+enum dc_run_precision { DC_RUN_PRECISION_CHOICES(DC_CONFIG_ENUM_ID) };
 enum dc_run_log_level { DC_RUN_LOG_LEVEL_CHOICES(DC_CONFIG_ENUM_ID) };
 enum dc_data_synthetic { DC_DATA_SYNTHETIC_CHOICES(DC_CONFIG_ENUM_ID) };
 enum dc_data_protocol { DC_DATA_PROTOCOL_CHOICES(DC_CONFIG_ENUM_ID) };
@@ -91,6 +94,7 @@ struct dc_config {
     char name[DC_CONFIG_STR], out_dir[DC_CONFIG_STR];
     int seed, threads;
     enum dc_run_backend backend;
+    enum dc_run_precision precision;
     enum dc_run_log_level log_level;
     bool log_all_ranks;
   } run;

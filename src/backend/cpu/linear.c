@@ -27,7 +27,7 @@ void OP(linear_forward)(real *out,          /* (N, OC) */
     beta = 1;
   }
   if (IC <= 0) return; /* BLAS rejects a zero leading dimension; out is already bias or 0 */
-  OP(gemm)(0, 1, N, OC, IC, (real)1, inp, IC, weight, IC, beta, out, OC);
+  OP(gemm_prec)(1, 0, 1, N, OC, IC, (real)1, inp, IC, weight, IC, beta, out, OC);
 }
 
 void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
@@ -39,9 +39,9 @@ void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
                          int N, int IC, int OC) {
   if (N <= 0 || OC <= 0) return;
   if (dinp && IC > 0) /* dinp = dout . weight */
-    OP(gemm)(0, 0, N, IC, OC, (real)1, dout, OC, weight, IC, (real)0, dinp, IC);
+    OP(gemm_prec)(1, 0, 0, N, IC, OC, (real)1, dout, OC, weight, IC, (real)0, dinp, IC);
   if (dweight && IC > 0) /* dweight += dout^T . inp */
-    OP(gemm)(1, 0, OC, IC, N, (real)1, dout, OC, inp, IC, (real)1, dweight, IC);
+    OP(gemm_prec)(1, 1, 0, OC, IC, N, (real)1, dout, OC, inp, IC, (real)1, dweight, IC);
   if (dbias) {
     /* Each task owns a block of columns and walks all rows in order, so the sum does not
      * depend on the thread count; double accumulators because N (pixels times batch) is

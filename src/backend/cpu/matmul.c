@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,24 @@ void dc_cpu_matmul_set_bf16(int on) {
 }
 
 int dc_cpu_matmul_bf16(void) { return g_mm.bf16; }
+
+int dc_cpu_matmul_bf16_native(void) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16; /* AMX includes it */
+}
+
+void dc_cpu_matmul_info(char *out, size_t cap) {
+  const dnnl_version_t *v = dnnl_version();
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  const char *name = isa == dnnl_cpu_isa_avx512_core_amx    ? "AMX"
+                     : isa == dnnl_cpu_isa_avx512_core_bf16 ? "AVX512-BF16"
+                     : isa == dnnl_cpu_isa_avx512_core_vnni ? "AVX512-VNNI"
+                     : isa == dnnl_cpu_isa_avx512_core      ? "AVX512"
+                     : isa == dnnl_cpu_isa_avx2_vnni        ? "AVX2-VNNI"
+                     : isa == dnnl_cpu_isa_avx2             ? "AVX2"
+                                                            : "older than AVX2";
+  snprintf(out, cap, "oneDNN %d.%d.%d (%s kernels)", v->major, v->minor, v->patch, name);
+}
 
 static int mm_ready(void) {
   if (g_mm.ready == 0) {
@@ -150,15 +169,16 @@ static int mm_run(struct mm_entry *e, const void *A, const void *B, float *C) {
   return ok;
 }
 
-int dc_cpu_matmul_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
+int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0 || K <= 0 || omp_in_parallel()) return 0;
   pthread_mutex_lock(&g_mm.lock);
   int done = 0;
   if (mm_ready()) {
-    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, g_mm.bf16, alpha, beta};
+    int bf16 = g_mm.bf16 && may_bf16;
+    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, alpha, beta};
     struct mm_entry *e = mm_find(&k);
-    if (e->prim && !g_mm.bf16) {
+    if (e->prim && !bf16) {
       done = mm_run(e, A, B, C);
     } else if (e->prim) {
       /* A is (M,K) or, transposed, (K,M) in memory; B (K,N) or (N,K) */

@@ -8,14 +8,22 @@
 #ifndef DIFFCLIP_CPU_MATMUL_H
 #define DIFFCLIP_CPU_MATMUL_H
 
+#include <stddef.h>
+
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, as the gemm op. Returns 1 when
  * oneDNN did it, 0 when the caller must (a shape oneDNN has no fast kernel for, a call from
- * inside an OpenMP region, or a primitive that could not be made). */
-int dc_cpu_matmul_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc);
+ * inside an OpenMP region, or a primitive that could not be made). may_bf16: the product
+ * may run in bf16 when that precision is on (the layers' GEMMs); 0 keeps it fp32 (the
+ * contrastive logits and the text projection, which feed the loss directly). */
+int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* bf16 GEMMs on (1) or off (0); the backend's dc_backend_set_precision decides. */
 void dc_cpu_matmul_set_bf16(int on);
 int dc_cpu_matmul_bf16(void);
+/* 1 when oneDNN's kernels on this CPU have bf16 instructions (AVX512-BF16 or AMX). */
+int dc_cpu_matmul_bf16_native(void);
+/* "oneDNN X.Y.Z (<ISA>)", for provenance. */
+void dc_cpu_matmul_info(char *out, size_t cap);
 
 #endif

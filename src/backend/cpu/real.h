@@ -18,4 +18,9 @@ typedef float real;
 #define CBLAS_GEMM cblas_sgemm
 #endif
 
+/* The gemm op with a say in precision (gemm.c): may_bf16 = 1 lets the layers' GEMMs run in
+ * bf16 when run.precision asks for it; the gemm op itself passes 0. */
+void OP(gemm_prec)(int may_bf16, int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                   const real *B, int ldb, real beta, real *C, int ldc);
+
 #endif
