@@ -70,6 +70,21 @@ enum dc_precision dc_backend_set_precision(enum dc_precision p) {
   return bf16 ? DC_PRECISION_BF16 : DC_PRECISION_FP32;
 }
 
+int dc_backend_cpu_gemm_with(enum dc_gemm_engine e, int trans_a, int trans_b, int M, int N, int K, const float *A,
+                             int lda, const float *B, int ldb, float *C, int ldc) {
+  if (e == DC_GEMM_OPENBLAS) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    return 1;
+  }
+  int bf16 = e == DC_GEMM_ONEDNN_BF16, was = dc_cpu_matmul_bf16();
+  if (bf16 && !dc_cpu_matmul_bf16_native()) return 0;
+  dc_cpu_matmul_set_bf16(bf16);
+  int done = dc_cpu_matmul_f32(1, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+  dc_cpu_matmul_set_bf16(was);
+  return done;
+}
+
 enum dc_precision dc_backend_precision(void) { return dc_cpu_matmul_bf16() ? DC_PRECISION_BF16 : DC_PRECISION_FP32; }
 
 enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {

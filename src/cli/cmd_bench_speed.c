@@ -24,7 +24,7 @@
 #define HOUSTON_CLASSES 15
 
 struct bench_opts {
-  int batch, iters, warmup, graph, bf16;
+  int batch, iters, warmup, graph, bf16, gemms;
   const char *backend;
 };
 
@@ -112,6 +112,56 @@ static enum dc_status bench_pretrain(const struct bench_opts *o, const struct dc
   dc_adam_free(&adam, be);
   dc_pretrain_free(p);
   free(p);
+  return DC_OK;
+}
+
+/* The encoder's linear layers at this batch (rows = B x tokens), each forward, input
+ * gradient and weight gradient, by every CPU GEMM engine: GFLOP/s, best of 5 after one
+ * warm-up call. */
+static enum dc_status bench_gemms(const struct bench_opts *o, const struct dc_model_config *cfg) {
+  int D = cfg->embed_dim, Hd = (int)(D * cfg->mlp_ratio), R = o->batch * dc_cfg_tokens(cfg);
+  const struct { const char *name; int in, out; } layer[] = {
+      {"attention qkv", D, 3 * D}, {"attention proj", D, D}, {"mlp fc1", D, Hd}, {"mlp fc2", Hd, D}};
+  const char *engine[] = {"OpenBLAS sgemm", "oneDNN fp32", "oneDNN bf16"};
+  size_t big = (size_t)R * 3 * D > (size_t)R * Hd ? (size_t)R * 3 * D : (size_t)R * Hd;
+  float *a = malloc(big * sizeof *a), *b = malloc(big * sizeof *b), *c = malloc(big * sizeof *c);
+  DC_CHECK_ALLOC(a);
+  DC_CHECK_ALLOC(b);
+  DC_CHECK_ALLOC(c);
+  dc_rng_fill_uniform(a, big, 7, 1, 0);
+  dc_rng_fill_uniform(b, big, 7, 2, 0);
+  printf("%-32s %-20s %14s %14s %14s\n", "GEMM (rows = batch x tokens)", "M x N x K", engine[0], engine[1], engine[2]);
+  for (size_t l = 0; l < sizeof layer / sizeof *layer; l++) {
+    int I = layer[l].in, O = layer[l].out;
+    /* forward out = x W^T; input gradient dx = dy W; weight gradient dW = dy^T x */
+    const struct { const char *what; int ta, tb, M, N, K, lda, ldb; } g[] = {
+        {"forward", 0, 1, R, O, I, I, I}, {"input grad", 0, 0, R, I, O, O, I}, {"weight grad", 1, 0, O, I, R, O, I}};
+    for (int k = 0; k < 3; k++) {
+      char name[64], shape[32];
+      snprintf(name, sizeof name, "%s %s", layer[l].name, g[k].what);
+      snprintf(shape, sizeof shape, "%d x %d x %d", g[k].M, g[k].N, g[k].K);
+      printf("%-32s %-20s", name, shape);
+      for (int e = 0; e < 3; e++) {
+        double best = 0;
+        int ok = 1;
+        for (int i = -1; i < 5 && ok; i++) {
+          double t0 = dc_now_s();
+          ok = dc_backend_cpu_gemm_with((enum dc_gemm_engine)e, g[k].ta, g[k].tb, g[k].M, g[k].N, g[k].K, a,
+                                        g[k].lda, b, g[k].ldb, c, g[k].N);
+          double dt = dc_now_s() - t0;
+          if (i >= 0 && (best == 0 || dt < best)) best = dt;
+        }
+        if (ok)
+          printf(" %8.1f GF/s", 2.0 * g[k].M * g[k].N * g[k].K / best / 1e9);
+        else
+          printf(" %14s", "-");
+      }
+      printf("\n");
+    }
+  }
+  free(a);
+  free(b);
+  free(c);
   return DC_OK;
 }
 
@@ -223,6 +273,8 @@ static void bench_usage(FILE *f) {
           "  --iters N    timed iterations; the median is reported (default 3)\n"
           "  --warmup N   untimed iterations first (default 1)\n"
           "  --graph      also time the inference batch replayed as one CUDA graph\n"
+          "  --gemms      instead, time the encoder's linear layers' GEMMs (forward and both\n"
+          "               gradients) by each CPU engine: OpenBLAS, oneDNN fp32, oneDNN bf16\n"
           "  --help       this text\n");
 }
 
@@ -234,6 +286,7 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
                                            {"iters", required_argument, 0, 'i'},
                                            {"warmup", required_argument, 0, 'w'},
                                            {"graph", no_argument, 0, 'g'},
+                                           {"gemms", no_argument, 0, 'G'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int ch, ok = 1;
@@ -241,6 +294,7 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
     switch (ch) {
       case 'k': o.backend = optarg; break;
       case 'g': o.graph = 1; break;
+      case 'G': o.gemms = 1; break;
       case 'p':
         ok = strcmp(optarg, "fp32") == 0 || strcmp(optarg, "bf16") == 0;
         if (!ok) fprintf(stderr, "diffclip bench-speed: --precision '%s': expected fp32 or bf16\n", optarg);
@@ -278,6 +332,7 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
            omp_get_max_threads(), dnnl ? dnnl : "no oneDNN", dc_backend_blas_core(), cfg.window, cfg.embed_dim,
            cfg.depth, cfg.decoder_depth);
   }
+  if (o.gemms) return bench_gemms(&o, &cfg) == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
   enum dc_status st = bench_pretrain(&o, &cfg, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1, be);
   if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0, be);

@@ -24,7 +24,7 @@
 #include "diffclip/train/run_env.h"
 #include "diffclip/train/slot.h"
 
-/* The keys that do not change a prediction: how it runs and logs. */
+/* The keys that do not change the model: how it runs (backend, GEMM precision, threads) and logs. */
 static const char *const settable[] = {"run.threads", "run.backend", "run.precision", "run.log_level", "run.log_all_ranks",
                                        "finetune.eval_batch", "pretrain.max_wall_s"};
 #define N_SETTABLE ((int)(sizeof settable / sizeof *settable))
@@ -85,7 +85,7 @@ static enum dc_status read_model_files(const struct dc_dist *d, const char *path
   return bcast_text(d, vocab);
 }
 
-/* The checkpoint's configuration with the --set keys that do not change a prediction. */
+/* The checkpoint's configuration with the --set keys that do not change the model. */
 static enum dc_status make_config(const struct dc_predict_opts *o, const char *ckpt, const char *text,
                                   struct dc_config *cfg) {
   char shown[1200];
@@ -97,7 +97,7 @@ static enum dc_status make_config(const struct dc_predict_opts *o, const char *c
     int ok = 0;
     for (int k = 0; k < N_SETTABLE && !ok; k++) ok = strlen(settable[k]) == len && !strncmp(settable[k], o->sets[i], len);
     if (!ok)
-      return DC_ERROR(DC_ERR_ARG, "--set %s: predict takes only keys that do not change a prediction (%s); the model's "
+      return DC_ERROR(DC_ERR_ARG, "--set %s: predict takes only keys that do not change the model (%s); the model's "
                       "own configuration comes from its checkpoint", o->sets[i], dc_predict_settable_keys());
     DC_TRY(dc_config_apply_set(cfg, o->sets[i], NULL));
   }

@@ -84,7 +84,7 @@ refuse bands "demo.h5 has modalities hsi (32 bands)" --checkpoint "$run" --scene
 mpi 1 pretrain --config "$src/configs/experiments/demo.cfg" --set data.synthetic=none --set data.scene=geo.h5 \
   --set run.name=geo --set run.out_dir=runs --set pretrain.max_steps=1 > pretrain.log 2>&1 || { cat pretrain.log; fail "pretrain"; }
 refuse kind "is a pretrain checkpoint" --checkpoint "$(ls runs/geo/ckpt/*.h5 | head -1)"
-refuse set "predict takes only keys that do not change a prediction" --checkpoint "$run" --set finetune.lr=1
+refuse set "predict takes only keys that do not change the model" --checkpoint "$run" --set finetune.lr=1
 refuse moved "give it with --training-scene" --checkpoint "$run" --training-scene missing.h5
 refuse none "a folder without a fine-tuned model" --checkpoint runs
 

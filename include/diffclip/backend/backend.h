@@ -71,6 +71,12 @@ int dc_backend_cpu_bf16(void);
  * CPU without bf16 instructions gives fp32 (the caller says so). */
 enum dc_precision dc_backend_set_precision(enum dc_precision p);
 enum dc_precision dc_backend_precision(void);
+/* The engines behind the CPU's float GEMMs, to time them apart (bench-speed --gemms). */
+enum dc_gemm_engine { DC_GEMM_OPENBLAS = 0, DC_GEMM_ONEDNN_FP32, DC_GEMM_ONEDNN_BF16 };
+/* C (M,N) = op(A) op(B), row-major, by that engine alone; 0 when it cannot (oneDNN
+ * declined the shape, or bf16 on a CPU without bf16 instructions), 1 when done. */
+int dc_backend_cpu_gemm_with(enum dc_gemm_engine e, int trans_a, int trans_b, int M, int N, int K, const float *A,
+                             int lda, const float *B, int ldb, float *C, int ldc);
 /* The libraries behind the backends, for provenance: "<OpenBLAS's build config, from its version on>;
  * oneDNN X.Y.Z (<ISA> kernels), CPU GEMMs fp32|bf16; CUDA runtime X.Y (driver X.Y), cuBLAS X.Y.Z" or
  * "...; CUDA not in this build". */

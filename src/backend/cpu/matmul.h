@@ -1,7 +1,7 @@
 /* The float GEMMs of the CPU backend through oneDNN's matmul primitive (src/backend/cpu/
- * matmul.c, compiled for float only). Measured on the 2-core Zen 4 guest of CI, at the model's
- * shapes (15616 x 256 x 256 and the like, docs/performance.md): oneDNN 2.6's brgemm f32
- * kernels ran 1.1-1.5x OpenBLAS 0.3.21's SkylakeX sgemm, packing included.
+ * matmul.c, compiled for float only): at the model's shapes oneDNN 2.6's brgemm f32 kernels
+ * outran OpenBLAS 0.3.21's SkylakeX sgemm on CI's kind of machine (`bench-speed --gemms`,
+ * docs/performance.md).
  *
  * In bf16 precision the two operands are rounded to bfloat16 (round to nearest even) and
  * multiplied with float accumulation into the float C; everything else stays float. */
