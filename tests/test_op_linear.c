@@ -1,8 +1,17 @@
 /* gemm (all four transpose combinations, padded leading dimensions, alpha and beta)
  * against a naive triple loop in double, and linear forward/backward: forward against a
  * naive product, backward against central differences, float kernels against double.
- * Checks that dinp is assigned and dweight/dbias accumulate. */
+ * Checks that dinp is assigned and dweight/dbias accumulate. Then again with the CPU GEMMs
+ * in bf16 (run.precision), where the CPU has bf16 instructions: the gemm op (logits) stays
+ * fp32 to 1e-5; the linear layers' float results are within 1e-2 of double and differ from
+ * it by more than fp32 would (so bf16 was in effect). */
+#include "diffclip/backend/backend.h"
 #include "gradcheck.h"
+
+/* The float linear kernels' tolerance against double: 1e-5 in fp32, 1e-2 in bf16 (whose
+ * operands keep 8 significant bits; sums of ~50 products of [-1, 1] values). */
+static double g_float_tol = 1e-5;
+static int g_bf16 = 0;
 
 /* ---- gemm ---------------------------------------------------------------------------- */
 
@@ -132,10 +141,15 @@ static void check_linear(int N, int IC, int OC, int use_bias) {
   for (int i = 0; i < OC; i++) db_f[i] = (float)fill_b;
   dc_cpu_f32_linear_forward(out_f, inp_f, w_f, use_bias ? b_f : NULL, N, IC, OC);
   dc_cpu_f32_linear_backward(dinp_f, dw_f, use_bias ? db_f : NULL, r_f, inp_f, w_f, N, IC, OC);
-  gc_compare_f32("linear out", out_f, c.out, no, 1e-5);
-  gc_compare_f32("linear dinp", dinp_f, dinp, ni, 1e-5);
-  gc_compare_f32("linear dweight", dw_f, dw, nw, 1e-5);
-  gc_compare_f32("linear dbias", db_f, db, OC, 1e-5);
+  double e_out = gc_compare_f32("linear out", out_f, c.out, no, g_float_tol);
+  double e_dinp = gc_compare_f32("linear dinp", dinp_f, dinp, ni, g_float_tol);
+  double e_dw = gc_compare_f32("linear dweight", dw_f, dw, nw, g_float_tol);
+  gc_compare_f32("linear dbias", db_f, db, OC, 1e-5); /* a column sum, never a GEMM */
+  if (g_bf16 && IC >= 8 && !(e_out > 1e-5 && e_dinp > 1e-5 && e_dw > 1e-5)) {
+    fprintf(stderr, "FAIL linear bf16: errors %.2g %.2g %.2g, as small as fp32's: bf16 not in effect\n", e_out, e_dinp,
+            e_dw);
+    gc_failures++;
+  }
 
   free(c.out), free(c.inp), free(c.weight), free(c.bias), free(c.r), free(ref);
   free(dinp), free(dw), free(db), free(gw), free(gb), free(dw2);
@@ -153,5 +167,17 @@ int main(void) {
   check_linear(gc_int(2, 9), gc_int(1, 13), gc_int(1, 11), 1);
   check_linear(gc_int(2, 9), gc_int(1, 13), gc_int(1, 11), 0);
   check_linear(gc_int(60, 90), gc_int(20, 40), gc_int(33, 70), 1); /* several dbias blocks */
+  if (dc_backend_set_precision(DC_PRECISION_BF16) == DC_PRECISION_BF16) {
+    printf("bf16 GEMMs\n");
+    g_bf16 = 1;
+    g_float_tol = 1e-2;
+    check_gemm(0, 1, gc_int(30, 70), gc_int(30, 70), gc_int(30, 70)); /* the gemm op: fp32 still */
+    check_gemm(1, 0, gc_int(30, 70), gc_int(30, 70), gc_int(30, 70));
+    check_linear(gc_int(60, 90), gc_int(20, 40), gc_int(33, 70), 1);
+    check_linear(gc_int(60, 90), gc_int(20, 40), gc_int(33, 70), 0);
+    dc_backend_set_precision(DC_PRECISION_FP32);
+  } else {
+    printf("bf16 GEMMs: skipped, this CPU has no bf16 instructions\n");
+  }
   return gc_finish("test_op_linear");
 }

@@ -4,6 +4,9 @@
  * bias gradient, a column sum, is done by hand. Backward: dinp is ASSIGNED, dweight and
  * dbias ACCUMULATE (+=); NULL gradients are skipped. */
 #include "backend/cpu/real.h"
+#ifndef DC_REAL_F64
+#include "backend/cpu/matmul.h"
+#endif
 
 /* Columns per task of the bias-gradient sum: wide enough for vector loads over a row,
  * narrow enough that OC = 128 still splits across a few threads. */
@@ -15,6 +18,10 @@ void OP(linear_forward)(real *out,          /* (N, OC) */
                         const real *bias,   /* (OC) or NULL */
                         int N, int IC, int OC) {
   if (N <= 0 || OC <= 0) return;
+#ifndef DC_REAL_F64
+  /* oneDNN adds the bias in the product's own pass */
+  if (bias && IC > 0 && dc_cpu_matmul_bias_f32(1, 0, 1, N, OC, IC, inp, IC, weight, IC, bias, out, OC)) return;
+#endif
   real beta = 0;
   if (bias || IC <= 0) {
     /* Start from the broadcast bias and let the GEMM add to it (beta = 1): one pass over

@@ -21,7 +21,7 @@
 #define MATMUL_CACHE 256
 
 struct mm_key {
-  int trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16;
+  int trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16, bias;
   float alpha, beta;
 };
 
@@ -29,7 +29,7 @@ struct mm_entry {
   struct mm_key key;
   int used;
   dnnl_primitive_t prim; /* NULL: oneDNN has no fast kernel for it, use BLAS */
-  dnnl_memory_desc_t a, b, c;
+  dnnl_memory_desc_t a, b, c, bias;
 };
 
 static struct {
@@ -101,8 +101,9 @@ static void mm_make(struct mm_entry *e, const struct mm_key *k) {
   if (!mm_desc(&e->a, k->M, k->K, k->lda, k->trans_a, in) || !mm_desc(&e->b, k->K, k->N, k->ldb, k->trans_b, in) ||
       !mm_desc(&e->c, k->M, k->N, k->ldc, 0, dnnl_f32))
     return;
+  if (k->bias && !mm_desc(&e->bias, 1, k->N, k->N, 0, dnnl_f32)) return;
   dnnl_matmul_desc_t desc;
-  if (dnnl_matmul_desc_init(&desc, &e->a, &e->b, NULL, &e->c) != dnnl_success) return;
+  if (dnnl_matmul_desc_init(&desc, &e->a, &e->b, k->bias ? &e->bias : NULL, &e->c) != dnnl_success) return;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t post = NULL;
   dnnl_primitive_desc_t pd = NULL;
@@ -153,33 +154,33 @@ static void mm_to_bf16(uint16_t *dst, const float *src, int rows, int cols, int 
 /* Elements a row-major buffer of `rows` rows with leading dimension ld spans. */
 static size_t mm_span(int rows, int cols, int ld) { return rows > 0 ? (size_t)(rows - 1) * ld + cols : 0; }
 
-static int mm_run(struct mm_entry *e, const void *A, const void *B, float *C) {
-  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
-  int ok = dnnl_memory_create(&ma, &e->a, g_mm.engine, (void *)A) == dnnl_success &&
-           dnnl_memory_create(&mb, &e->b, g_mm.engine, (void *)B) == dnnl_success &&
-           dnnl_memory_create(&mc, &e->c, g_mm.engine, C) == dnnl_success;
+static int mm_run(struct mm_entry *e, const void *A, const void *B, const float *bias, float *C) {
+  dnnl_memory_t m[4] = {NULL, NULL, NULL, NULL};
+  int ok = dnnl_memory_create(&m[0], &e->a, g_mm.engine, (void *)A) == dnnl_success &&
+           dnnl_memory_create(&m[1], &e->b, g_mm.engine, (void *)B) == dnnl_success &&
+           dnnl_memory_create(&m[2], &e->c, g_mm.engine, C) == dnnl_success &&
+           (!bias || dnnl_memory_create(&m[3], &e->bias, g_mm.engine, (void *)bias) == dnnl_success);
   if (ok) {
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    ok = dnnl_primitive_execute(e->prim, g_mm.stream, 3, args) == dnnl_success &&
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}, {DNNL_ARG_BIAS, m[3]}};
+    ok = dnnl_primitive_execute(e->prim, g_mm.stream, bias ? 4 : 3, args) == dnnl_success &&
          dnnl_stream_wait(g_mm.stream) == dnnl_success;
   }
-  if (ma) dnnl_memory_destroy(ma);
-  if (mb) dnnl_memory_destroy(mb);
-  if (mc) dnnl_memory_destroy(mc);
+  for (int i = 0; i < 4; i++)
+    if (m[i]) dnnl_memory_destroy(m[i]);
   return ok;
 }
 
-int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+static int mm_call(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, const float *bias, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0 || K <= 0 || omp_in_parallel()) return 0;
   pthread_mutex_lock(&g_mm.lock);
   int done = 0;
   if (mm_ready()) {
     int bf16 = g_mm.bf16 && may_bf16;
-    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, alpha, beta};
+    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, bias != NULL, alpha, beta};
     struct mm_entry *e = mm_find(&k);
     if (e->prim && !bf16) {
-      done = mm_run(e, A, B, C);
+      done = mm_run(e, A, B, bias, C);
     } else if (e->prim) {
       /* A is (M,K) or, transposed, (K,M) in memory; B (K,N) or (N,K) */
       int ar = trans_a ? K : M, ac = trans_a ? M : K, br = trans_b ? N : K, bc = trans_b ? K : N;
@@ -194,10 +195,20 @@ int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int 
       if (na + nb <= g_mm.scratch_n) {
         mm_to_bf16(g_mm.scratch, A, ar, ac, lda);
         mm_to_bf16(g_mm.scratch + na, B, br, bc, ldb);
-        done = mm_run(e, g_mm.scratch, g_mm.scratch + na, C);
+        done = mm_run(e, g_mm.scratch, g_mm.scratch + na, bias, C);
       }
     }
   }
   pthread_mutex_unlock(&g_mm.lock);
   return done;
+}
+
+int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  return mm_call(may_bf16, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+}
+
+int dc_cpu_matmul_bias_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                           const float *B, int ldb, const float *bias, float *C, int ldc) {
+  return mm_call(may_bf16, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc);
 }

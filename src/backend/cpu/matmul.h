@@ -17,6 +17,10 @@
  * contrastive logits and the text projection, which feed the loss directly). */
 int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* The same with a bias row added to every row of C (bias (N), beta = 0): C = op(A) op(B) +
+ * bias in one pass, as a linear layer's forward needs. */
+int dc_cpu_matmul_bias_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                           const float *B, int ldb, const float *bias, float *C, int ldc);
 
 /* bf16 GEMMs on (1) or off (0); the backend's dc_backend_set_precision decides. */
 void dc_cpu_matmul_set_bf16(int on);
