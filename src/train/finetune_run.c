@@ -189,6 +189,17 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   return stopped ? DC_STOPPED : DC_OK;
 }
 
+/* The evaluation model's batch: finetune.eval_batch, but no more than the largest share a
+ * rank classifies (the test samples, and every pixel when the scene is mapped), so that a
+ * store of 120 test exams over 2 ranks builds a model of 60 samples, not of 256. */
+static int eval_batch(const struct ft *f) {
+  long n = f->split.n_test;
+  if (f->cfg->finetune.scene_map && f->s && (long)f->s->height * f->s->width > n) n = (long)f->s->height * f->s->width;
+  long share = (n + f->d->size - 1) / f->d->size;
+  int EB = f->cfg->finetune.eval_batch;
+  return share < 1 ? 1 : share < EB ? (int)share : EB;
+}
+
 /* Every rank predicts its share of n samples; rank 0 receives all of them. */
 static enum dc_status predict_sharded(struct ft *f, const int *idx, int n, const struct dc_class_out *out) {
   enum dc_status st = dc_classify_sharded(f->d, &f->k, f->eval, idx, n, out);
@@ -427,19 +438,19 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
   DC_TRY(dc_config_model(cfg, M, bands, dc_tokenizer_vocab_size(f->text.tok), &f->mcfg));
   f->loss = dc_stage2_loss(cfg);
   int Bt = cfg->finetune.batch < f->split.n_train ? cfg->finetune.batch : f->split.n_train;
-  int EB = cfg->finetune.eval_batch, Bmax = Bt > EB ? Bt : EB;
+  int EB = eval_batch(f), Bmax = Bt > EB ? Bt : EB;
   DC_TRY(dc_classifier_init(&f->k, cfg, &f->smp, &f->mcfg, f->loss, f->N, Bmax));
   f->epoch_loss = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
   f->val_acc = calloc((size_t)cfg->finetune.epochs + 1, sizeof(double));
   if (!f->epoch_loss || !f->val_acc) return DC_ERROR(DC_ERR_NOMEM, "no memory for fine-tuning curves");
-  DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, EB, 1, &f->eval)));
   enum dc_status st = DC_OK;
   double t0 = dc_now_s();
   if (d->rank == 0) {
-    dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test %s; loss %s",
+    dc_log(DC_LOG_INFO, "%s run %d, %d-shot: %d training, %d validation, %d test %s; loss %s; evaluated in batches of %d",
            f->from_ckpt ? "evaluating" : "fine-tuning", f->run, f->shots, f->split.n_train, f->split.n_val, f->split.n_test,
            s ? "pixels" : "exams",
-           f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published");
+           f->loss == DC_CLIP_LINEAR ? "linear head" : f->loss == DC_CLIP_CLASSWISE ? "same-class positives" : "published",
+           EB);
     st = dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, Bt, 0, &f->train);
     if (st == DC_OK && f->from_ckpt) {
       struct dc_dist self = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .comm = MPI_COMM_SELF};
@@ -455,15 +466,33 @@ static enum dc_status run_all(struct ft *f, const char *pretrained, const char *
     }
   }
   DC_TRY(dc_dist_agree(d, st));
-  /* the chosen weights to every rank's evaluation model */
-  struct dc_clip *e = f->eval;
-  const struct dc_backend *be = e->params.be;
-  float *host = malloc((e->params.n_total + e->buffers.n_total) * sizeof *host);
-  DC_CHECK_ALLOC(host);
+  /* the chosen weights to every rank's evaluation model; rank 0 frees its training model
+   * first, so that the two never take memory at once */
+  float *host = NULL;
+  size_t np = 0, nb = 0;
   if (d->rank == 0) {
-    be->download(host, f->train->params.params, e->params.n_total * sizeof *host);
-    be->download(host + e->params.n_total, f->train->buffers.params, e->buffers.n_total * sizeof *host);
+    struct dc_clip *t = f->train;
+    np = t->params.n_total, nb = t->buffers.n_total;
+    host = malloc((np + nb) * sizeof *host);
+    if (host) {
+      t->params.be->download(host, t->params.params, np * sizeof *host);
+      t->params.be->download(host + np, t->buffers.params, nb * sizeof *host);
+    }
+    dc_clip_free(t), free(t), f->train = NULL;
   }
+  st = dc_stage2_model(cfg, &f->mcfg, f->loss, &f->text, EB, 1, &f->eval);
+  struct dc_clip *e = st == DC_OK ? f->eval : NULL;
+  if (e && d->rank != 0) host = malloc((e->params.n_total + e->buffers.n_total) * sizeof *host);
+  if (st == DC_OK && !host) st = DC_ERROR(DC_ERR_NOMEM, "no memory for the fine-tuned weights");
+  if (st == DC_OK && d->rank == 0 && (np != e->params.n_total || nb != e->buffers.n_total))
+    st = DC_ERROR(DC_ERR_INTERNAL, "the evaluation model has %zu + %zu values, the trained one %zu + %zu",
+                  e->params.n_total, e->buffers.n_total, np, nb);
+  enum dc_status agreed = dc_dist_agree(d, st);
+  if (agreed != DC_OK) {
+    free(host);
+    return agreed;
+  }
+  const struct dc_backend *be = e->params.be;
   MPI_Bcast(host, (int)(e->params.n_total + e->buffers.n_total), MPI_FLOAT, 0, d->comm);
   be->upload(e->params.params, host, e->params.n_total * sizeof *host);
   be->upload(e->buffers.params, host + e->params.n_total, e->buffers.n_total * sizeof *host);
