@@ -105,6 +105,14 @@ static void check_attention(int B, int T, int C, int NH, int causal, double spre
    * exponential (the float build has its own) shows up at 1e-6 */
   gc_compare_f32("attention att", att_f, c.att, natt, 5e-7);
   gc_compare_f32("attention dqkv", dqkv_f, dqkv, nqkv, 1e-5);
+  /* inference: without att (not kept) the output is the same to the bit, in both builds */
+  float *out_n = calloc(nout, sizeof *out_n);
+  double *out_d = gc_alloc(nout);
+  dc_cpu_f32_attention_forward(out_n, NULL, qkv_f, B, T, C, NH, causal);
+  dc_cpu_f64_attention_forward(out_d, NULL, c.qkv, B, T, C, NH, causal);
+  fail_if(memcmp(out_n, out_f, nout * sizeof *out_n) != 0, "attention forward without att (f32) differs", 0);
+  fail_if(memcmp(out_d, c.out, nout * sizeof *out_d) != 0, "attention forward without att (f64) differs", 0);
+  free(out_n), free(out_d);
 
   free(c.out), free(c.att), free(c.qkv), free(c.r), free(ref_out), free(ref_att), free(dqkv);
   free(qkv_f), free(r_f), free(out_f), free(att_f), free(dqkv_f);

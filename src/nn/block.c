@@ -45,13 +45,13 @@ enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, co
 }
 
 void dc_block_acts_take(struct dc_arena *a, struct dc_block_acts *acts, const struct dc_block *blk,
-                        int B, int T) {
+                        int B, int T, int keep_att) {
   size_t N = (size_t)B * T, C = blk->C;
   acts->ln1 = dc_arena_floats(a, N * C);
   acts->ln1_mean = dc_arena_floats(a, N);
   acts->ln1_rstd = dc_arena_floats(a, N);
   acts->qkv = dc_arena_floats(a, N * 3 * C);
-  acts->att = dc_arena_floats(a, (size_t)B * blk->NH * T * T);
+  acts->att = keep_att ? dc_arena_floats(a, (size_t)B * blk->NH * T * T) : NULL;
   acts->atty = dc_arena_floats(a, N * C);
   acts->y = dc_arena_floats(a, N * C);
   acts->ln2 = dc_arena_floats(a, N * C);
@@ -113,7 +113,7 @@ void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const stru
 
 void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T) {
   size_t N = (size_t)B * T, C = st->norm.C;
-  for (int i = 0; i < st->depth; i++) dc_block_acts_take(a, &acts->blocks[i], &st->blocks[i], B, T);
+  for (int i = 0; i < st->depth; i++) dc_block_acts_take(a, &acts->blocks[i], &st->blocks[i], B, T, 1);
   for (int i = 0; i <= st->depth; i++) acts->xs[i] = dc_arena_floats(a, N * C);
   acts->out = dc_arena_floats(a, N * C);
   acts->mean = dc_arena_floats(a, N);
@@ -125,9 +125,10 @@ void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts
                                   int T) {
   size_t N = (size_t)B * T, C = st->norm.C;
   memset(acts, 0, sizeof *acts);
-  /* one block's activations for all (the blocks of a stack have one shape), the block
-   * inputs in two buffers taken in turn; no residual-stream gradient */
-  if (st->depth > 0) dc_block_acts_take(a, &acts->blocks[0], &st->blocks[0], B, T);
+  /* one block's activations for all (the blocks of a stack have one shape), without the
+   * attention probabilities (only backward reads them), the block inputs in two buffers
+   * taken in turn; no residual-stream gradient */
+  if (st->depth > 0) dc_block_acts_take(a, &acts->blocks[0], &st->blocks[0], B, T, 0);
   for (int i = 1; i < st->depth; i++) acts->blocks[i] = acts->blocks[0];
   float *x[2];
   x[0] = dc_arena_floats(a, N * C);

@@ -77,7 +77,8 @@ enum dc_act { DC_ACT_GELU = 0, DC_ACT_QUICKGELU, DC_ACT_SILU, DC_ACT_RELU };
   X(void, act_backward, (enum dc_act act, T *dinp, const T *dout, const T *inp, size_t n))        \
   /* Multi-head softmax attention. qkv (B,T,3C): [q | k | v], head h uses columns             \
    * h*C/NH..(h+1)*C/NH of each; scores scaled by 1/sqrt(C/NH); causal masks key > query.     \
-   * att (B,NH,T,T) keeps the probabilities for backward; out (B,T,C). */                       \
+   * att (B,NH,T,T) keeps the probabilities for backward, or is NULL (inference: not kept);   \
+   * out (B,T,C). */                                                                            \
   X(void, attention_forward, (T *out, T *att, const T *qkv, int B, int T_, int C, int NH,        \
                             int causal))                                                        \
   X(void, attention_backward, (T *dqkv, const T *dout, const T *qkv, const T *att, int B,        \

@@ -83,8 +83,9 @@ struct dc_block_scratch {
 enum dc_status dc_block_register(struct dc_block *blk, struct dc_registry *r, const char *prefix,
                                  enum dc_block_naming naming, int C, int NH, int hidden,
                                  enum dc_act act, float ln_eps, int causal, int trainable);
+/* keep_att = 0 (inference): no attention probabilities (acts->att NULL; no backward). */
 void dc_block_acts_take(struct dc_arena *a, struct dc_block_acts *acts, const struct dc_block *blk,
-                        int B, int T);
+                        int B, int T, int keep_att);
 void dc_block_scratch_take(struct dc_arena *a, struct dc_block_scratch *s, int N, int C, int hidden);
 void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
                   float *out, const float *x, int B, int T);

@@ -23,8 +23,11 @@
  * probability exactly 0 contributes nothing to any gradient, so each row's work stops at
  * its last nonzero probability. That is exact, and recovers the causal halving of work.
  *
+ * att may be NULL (inference): the probabilities are not kept, and each thread holds only
+ * the ATTN_MR rows of them that its tile of queries is using, in a strip that stays in L1.
+ *
  * If a thread cannot allocate its buffers it falls back to direct per-head loops (the
- * reference form: slower, no scratch at all). */
+ * reference form: slower, no scratch but one row on the stack). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,25 +148,26 @@ static void attn_pack(real *dst, const real *src, size_t ld, int T, int Tp, int 
 }
 
 /* One head of the forward pass. q (T rows at stride 3C); kt (hs, Tp) and v (Tp, hsp)
- * packed; att (T, T); out (T rows at stride C). */
-static void attn_forward_head(real *out, real *att, const real *q, const real *kt, const real *v,
+ * packed; att (T, T), or NULL with strip (ATTN_MR, T) holding the current rows only; out
+ * (T rows at stride C). */
+static void attn_forward_head(real *out, real *att, real *strip, const real *q, const real *kt, const real *v,
                               int T, int Tp, int C, int hs, int hsp, int causal) {
   const real scale = (real)1 / sqrt((real)hs);
   for (int t0 = 0; t0 < T; t0 += ATTN_MR) {
     int rows = attn_min(ATTN_MR, T - t0);
     int nmax = causal ? t0 + rows : T; /* keys any of these rows sees */
+    real *s = att ? att + (size_t)t0 * T : strip; /* rows t0 .. t0 + rows - 1 */
     for (int i0 = 0; i0 < nmax; i0 += ATTN_NR)
-      attn_tile(att + (size_t)t0 * T + i0, T, rows, attn_min(ATTN_NR, T - i0), scale,
-                q + (size_t)t0 * 3 * C, (size_t)3 * C, 1, kt + i0, Tp, 0, hs);
+      attn_tile(s + i0, T, rows, attn_min(ATTN_NR, T - i0), scale, q + (size_t)t0 * 3 * C, (size_t)3 * C, 1,
+                kt + i0, Tp, 0, hs);
     for (int t = t0; t < t0 + rows; t++) {
       int n = causal ? t + 1 : T;
-      real *p = att + (size_t)t * T;
+      real *p = s + (size_t)(t - t0) * T;
       attn_softmax(p, n);
       memset(p + n, 0, (size_t)(T - n) * sizeof *p);
     }
     for (int d0 = 0; d0 < hsp; d0 += ATTN_NR)
-      attn_tile(out + (size_t)t0 * C + d0, C, rows, attn_min(ATTN_NR, hs - d0), 1,
-                att + (size_t)t0 * T, T, 1, v + d0, hsp, 0, nmax);
+      attn_tile(out + (size_t)t0 * C + d0, C, rows, attn_min(ATTN_NR, hs - d0), 1, s, T, 1, v + d0, hsp, 0, nmax);
   }
 }
 
@@ -171,8 +175,9 @@ static void attn_forward_head(real *out, real *att, const real *q, const real *k
 static void attn_forward_head_ref(real *out, real *att, const real *q, const real *k, const real *v,
                                   int T, int C, int hs, int causal) {
   const real scale = (real)1 / sqrt((real)hs);
+  real row[att ? 1 : T]; /* the probabilities of one query when att is not kept */
   for (int t = 0; t < T; t++) {
-    real *p = att + (size_t)t * T;
+    real *p = att ? att + (size_t)t * T : row;
     int n = causal ? t + 1 : T;
     for (int i = 0; i < n; i++) {
       real s = 0;
@@ -299,18 +304,19 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
   const size_t nkt = (size_t)hs * Tp, nv = (size_t)Tp * hsp;
 #pragma omp parallel
   {
-    real *buf = malloc((nkt + nv) * sizeof *buf); /* kt (hs, Tp), v (Tp, hsp) */
+    /* kt (hs, Tp), v (Tp, hsp), and without att a strip of ATTN_MR probability rows */
+    real *buf = malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const real *q = qkv + (size_t)b * T * 3 * C + h * hs;
       const real *k = q + C, *v = q + 2 * C;
       real *o = out + (size_t)b * T * C + h * hs;
-      real *a = att + (size_t)bh * T * T;
+      real *a = att ? att + (size_t)bh * T * T : NULL;
       if (buf) {
         attn_pack_t(buf, k, (size_t)3 * C, T, Tp, hs);
         attn_pack(buf + nkt, v, (size_t)3 * C, T, Tp, hs, hsp);
-        attn_forward_head(o, a, q, buf, buf + nkt, T, Tp, C, hs, hsp, causal);
+        attn_forward_head(o, a, buf + nkt + nv, q, buf, buf + nkt, T, Tp, C, hs, hsp, causal);
       } else {
         attn_forward_head_ref(o, a, q, k, v, T, C, hs, causal);
       }

@@ -82,11 +82,11 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
       sum += e;
     }
     const float inv = 1.0f / dc_warp_sumf(sum);
-    float *arow = att + ((size_t)bh * T + t) * T;
+    float *arow = att ? att + ((size_t)bh * T + t) * T : nullptr; /* NULL: inference, not kept */
     for (int i = lane; i < T; i += 32) {
       float p = i < n ? pb[i] * inv : 0.0f;
       if (i < n) pb[i] = p;
-      arow[i] = p;
+      if (arow) arow[i] = p;
     }
     __syncwarp();
     att_row_product(out + ((size_t)b * T + t) * C + (size_t)h * hs, pb, V, vld, n, hs, lane);
@@ -181,7 +181,7 @@ extern "C" void dc_cuda_attention_forward(float *out, float *att, const float *q
                                           int causal) {
   if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
   DC_CUDA_REQUIRE(C % NH == 0, "attention_forward: C = %d is not a multiple of NH = %d", C, NH);
-  DC_CUDA_REQUIRE(out && att && qkv, "attention_forward: NULL pointer");
+  DC_CUDA_REQUIRE(out && qkv, "attention_forward: NULL pointer");
   const int hs = C / NH;
   const size_t per_warp = (size_t)ATT_WARPS * (hs + T) * sizeof(float);
   const size_t kv = 2 * (size_t)T * (hs + 1) * sizeof(float);
