@@ -77,19 +77,26 @@ static void attn_softmax(real *s, int n) {
  * loop below spills accumulators and, under ISO C's default -ffp-contract=off, never
  * fuses the multiply-adds; the intrinsic tile runs about three times faster. The plain
  * loop serves the double build, so the tests compare one against the other. */
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#if (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))) && !defined(DC_REAL_F64)
 #include <immintrin.h>
+
+/* a0 .. a5: the tile's rows of A; rows past `rows` repeat the last one */
+#define ATTN_ROW_POINTERS                                                                     \
+  const float *a0 = a, *a1 = a + (size_t)attn_min(1, rows - 1) * ars;                          \
+  const float *a2 = a + (size_t)attn_min(2, rows - 1) * ars;                                   \
+  const float *a3 = a + (size_t)attn_min(3, rows - 1) * ars;                                   \
+  const float *a4 = a + (size_t)attn_min(4, rows - 1) * ars;                                   \
+  const float *a5 = a + (size_t)attn_min(5, rows - 1) * ars;
+#endif
+
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
 
 /* AVX-512: a row of the tile is one vector, so each k takes 6 multiply-adds instead of
  * AVX2's 12, with the same sums in the same order (the results are the AVX2 tile's, bit
  * for bit); a partial tile's columns are masked. */
 static inline void attn_tile(real *c, size_t ldc, int rows, int cols, real scale, const real *a,
                              size_t ars, size_t aks, const real *b, size_t ldb, int k0, int k1) {
-  const float *a0 = a, *a1 = a + (size_t)attn_min(1, rows - 1) * ars;
-  const float *a2 = a + (size_t)attn_min(2, rows - 1) * ars;
-  const float *a3 = a + (size_t)attn_min(3, rows - 1) * ars;
-  const float *a4 = a + (size_t)attn_min(4, rows - 1) * ars;
-  const float *a5 = a + (size_t)attn_min(5, rows - 1) * ars;
+  ATTN_ROW_POINTERS
   __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
   for (int k = k0; k < k1; k++) {
     const __m512 bk = _mm512_loadu_ps(b + (size_t)k * ldb);
@@ -111,15 +118,10 @@ static inline void attn_tile(real *c, size_t ldc, int rows, int cols, real scale
   if (rows > 5) _mm512_mask_storeu_ps(c + 5 * ldc, m, _mm512_mul_ps(c5, s));
 }
 #elif defined(__AVX2__) && defined(__FMA__) && !defined(DC_REAL_F64)
-#include <immintrin.h>
 
 static inline void attn_tile(real *c, size_t ldc, int rows, int cols, real scale, const real *a,
                              size_t ars, size_t aks, const real *b, size_t ldb, int k0, int k1) {
-  const float *a0 = a, *a1 = a + (size_t)attn_min(1, rows - 1) * ars;
-  const float *a2 = a + (size_t)attn_min(2, rows - 1) * ars;
-  const float *a3 = a + (size_t)attn_min(3, rows - 1) * ars;
-  const float *a4 = a + (size_t)attn_min(4, rows - 1) * ars;
-  const float *a5 = a + (size_t)attn_min(5, rows - 1) * ars;
+  ATTN_ROW_POINTERS
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int k = k0; k < k1; k++) {
