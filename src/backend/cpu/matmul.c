@@ -22,6 +22,7 @@
 
 struct mm_key {
   int trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16, bias;
+  int threads; /* oneDNN plans a primitive's work for the OpenMP threads it is made with */
   float alpha, beta;
 };
 
@@ -177,7 +178,8 @@ static int mm_call(int may_bf16, int trans_a, int trans_b, int M, int N, int K, 
   int done = 0;
   if (mm_ready()) {
     int bf16 = g_mm.bf16 && may_bf16;
-    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, bias != NULL, alpha, beta};
+    struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, bias != NULL, omp_get_max_threads(),
+                       alpha, beta};
     struct mm_entry *e = mm_find(&k);
     if (e->prim && !bf16) {
       done = mm_run(e, A, B, bias, C);
