@@ -64,6 +64,12 @@ void dc_backend_set_threads(int n) {
 
 int dc_backend_cpu_bf16(void) { return dc_cpu_matmul_bf16_native(); }
 
+void dc_backend_cpu_gemm_info(char *out, size_t cap) {
+  char dnnl[96];
+  dc_cpu_matmul_info(dnnl, sizeof dnnl);
+  snprintf(out, cap, "%s, CPU GEMMs %s", dnnl, dc_cpu_matmul_bf16() ? "bf16" : "fp32");
+}
+
 enum dc_precision dc_backend_set_precision(enum dc_precision p) {
   int bf16 = p == DC_PRECISION_BF16 && dc_cpu_matmul_bf16_native();
   dc_cpu_matmul_set_bf16(bf16);
@@ -104,12 +110,11 @@ enum dc_status dc_backend_get(const char *name, const struct dc_backend **out) {
 }
 
 void dc_backend_library_info(char *out, size_t cap) {
-  char cuda[256], dnnl[96];
+  char cuda[256], gemm[128];
   dc_backend_cuda_library_info(cuda, sizeof cuda);
-  dc_cpu_matmul_info(dnnl, sizeof dnnl);
-  /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ...; oneDNN 2.6.3 (AVX512-BF16 kernels), GEMMs fp32; CUDA ..." */
-  snprintf(out, cap, "%s; %s, CPU GEMMs %s; %s", openblas_get_config(), dnnl, dc_cpu_matmul_bf16() ? "bf16" : "fp32",
-           cuda);
+  dc_backend_cpu_gemm_info(gemm, sizeof gemm);
+  /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ...; oneDNN 2.6.3 (AVX512-BF16 kernels), CPU GEMMs fp32; CUDA ..." */
+  snprintf(out, cap, "%s; %s; %s", openblas_get_config(), gemm, cuda);
 }
 
 const char *dc_backend_blas_core(void) { return openblas_get_corename(); }

@@ -323,14 +323,12 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
   else {
     enum dc_precision p = dc_backend_set_precision(o.bf16 ? DC_PRECISION_BF16 : DC_PRECISION_FP32);
     if (o.bf16 && p != DC_PRECISION_BF16) printf("bench-speed: this CPU has no bf16 instructions; GEMMs in fp32\n");
-    char lib[512], *dnnl;
-    dc_backend_library_info(lib, sizeof lib);
-    dnnl = strstr(lib, "oneDNN");
-    if (dnnl) dnnl[strcspn(dnnl, ";")] = '\0';
+    char gemm[128];
+    dc_backend_cpu_gemm_info(gemm, sizeof gemm);
     printf("bench-speed: CPU backend, %d OpenMP threads, %s, OpenBLAS %s kernels, Houston sizes (144+1 bands, "
            "W=%d, D=%d, %d+%d blocks)\n",
-           omp_get_max_threads(), dnnl ? dnnl : "no oneDNN", dc_backend_blas_core(), cfg.window, cfg.embed_dim,
-           cfg.depth, cfg.decoder_depth);
+           omp_get_max_threads(), gemm, dc_backend_blas_core(), cfg.window, cfg.embed_dim, cfg.depth,
+           cfg.decoder_depth);
   }
   if (o.gemms) return bench_gemms(&o, &cfg) == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
   enum dc_status st = bench_pretrain(&o, &cfg, be);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -111,10 +110,6 @@ static enum dc_status write_groups(hid_t file, const char *path, const struct dc
 }
 
 static enum dc_status write_contents(hid_t file, const char *path, const struct dc_scene *s) {
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) snprintf(stamp, sizeof stamp, "unknown");
   DC_TRY(dc_h5_put_attr_str(file, "format", DC_SCENE_FORMAT, path));
   DC_TRY(dc_h5_put_attr_int(file, "format_version", DC_SCENE_VERSION, path));
   DC_TRY(dc_h5_put_attr_str(file, "name", s->name, path));
@@ -122,8 +117,7 @@ static enum dc_status write_contents(hid_t file, const char *path, const struct 
   DC_TRY(dc_h5_put_attr_int(file, "width", s->width, path));
   DC_TRY(dc_h5_put_attr_int(file, "n_modalities", s->n_modalities, path));
   DC_TRY(dc_h5_put_attr_int(file, "n_classes", s->n_classes, path));
-  DC_TRY(dc_h5_put_attr_str(file, "program_version", DIFFCLIP_VERSION, path));
-  DC_TRY(dc_h5_put_attr_str(file, "created_utc", stamp, path));
+  DC_TRY(dc_h5_put_made_by(file, path));
   for (int m = 0; m < s->n_modalities; m++) DC_TRY(write_modality(file, path, s, m));
   DC_TRY(write_groups(file, path, s));
   return dc_scene_geo_write(file, path, s);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char g_file_name[512];
@@ -126,6 +127,16 @@ enum dc_status dc_h5_put_attr_str(hid_t loc, const char *name, const char *value
   enum dc_status st = dc_h5_put_attr(loc, name, t, &value, path);
   H5Tclose(t);
   return st;
+}
+
+enum dc_status dc_h5_put_made_by(hid_t loc, const char *path) {
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(stamp, sizeof stamp, "unknown");
+  DC_TRY(dc_h5_put_attr_str(loc, "program_version", DIFFCLIP_VERSION, path));
+  return dc_h5_put_attr_str(loc, "created_utc", stamp, path);
 }
 
 enum dc_status dc_h5_put_attr_int(hid_t loc, const char *name, int value, const char *path) {

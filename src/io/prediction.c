@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static enum dc_status check(const char *path, const struct dc_prediction *p) {
@@ -28,11 +27,6 @@ static enum dc_status check(const char *path, const struct dc_prediction *p) {
 }
 
 static enum dc_status write_contents(hid_t f, const char *path, const struct dc_prediction *p) {
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    snprintf(stamp, sizeof stamp, "unknown");
   DC_TRY(dc_h5_put_attr_str(f, "format", DC_PREDICTION_FORMAT, path));
   DC_TRY(dc_h5_put_attr_int(f, "format_version", DC_PREDICTION_VERSION, path));
   DC_TRY(dc_h5_put_attr_str(f, "scene", p->scene, path));
@@ -42,8 +36,7 @@ static enum dc_status write_contents(hid_t f, const char *path, const struct dc_
   DC_TRY(dc_h5_put_attr_int(f, "n_classes", p->n_classes, path));
   DC_TRY(dc_h5_put_attr_int(f, "height", p->height, path));
   DC_TRY(dc_h5_put_attr_int(f, "width", p->width, path));
-  DC_TRY(dc_h5_put_attr_str(f, "program_version", DIFFCLIP_VERSION, path));
-  DC_TRY(dc_h5_put_attr_str(f, "created_utc", stamp, path));
+  DC_TRY(dc_h5_put_made_by(f, path));
   const char *names[DC_RESULT_MAX_CLASSES];
   for (int k = 0; k < p->n_classes; k++) names[k] = p->class_names[k];
   DC_TRY(dc_h5_put_group(f, "/classes", path));

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "diffclip/io/h5util.h"
@@ -79,10 +78,6 @@ enum dc_status dc_exam_writer_put(struct dc_exam_writer *w, int plane, int exam,
 
 static enum dc_status write_meta(struct dc_exam_writer *w, const struct dc_manifest *m, const struct dc_exam_meta *e) {
   const struct dc_manifest_exams *x = &m->exams;
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(stamp, sizeof stamp, "unknown");
   hid_t f = w->file;
   DC_TRY(dc_h5_put_attr_str(f, "format", DC_EXAMS_FORMAT, w->path));
   DC_TRY(dc_h5_put_attr_int(f, "format_version", DC_EXAMS_VERSION, w->path));
@@ -94,8 +89,7 @@ static enum dc_status write_meta(struct dc_exam_writer *w, const struct dc_manif
   DC_TRY(dc_h5_put_attr_int(f, "height", x->height, w->path));
   DC_TRY(dc_h5_put_attr_int(f, "width", x->width, w->path));
   DC_TRY(dc_h5_put_attr_str(f, "resample", x->trilinear ? "trilinear" : "nearest", w->path));
-  DC_TRY(dc_h5_put_attr_str(f, "program_version", DIFFCLIP_VERSION, w->path));
-  DC_TRY(dc_h5_put_attr_str(f, "created_utc", stamp, w->path));
+  DC_TRY(dc_h5_put_made_by(f, w->path));
   hsize_t n = (hsize_t)e->n_exams;
   hsize_t d_lab[2] = {n, (hsize_t)m->n_classes}, d_src[2] = {n, (hsize_t)x->n_planes}, d1[1] = {n};
   DC_TRY(dc_h5_put_dataset(f, "/exams/labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d_lab, NULL, 0, e->labels, w->path));

@@ -71,6 +71,8 @@ int dc_backend_cpu_bf16(void);
  * CPU without bf16 instructions gives fp32 (the caller says so). */
 enum dc_precision dc_backend_set_precision(enum dc_precision p);
 enum dc_precision dc_backend_precision(void);
+/* "oneDNN X.Y.Z (<ISA> kernels), CPU GEMMs fp32|bf16": the CPU GEMMs as they run now. */
+void dc_backend_cpu_gemm_info(char *out, size_t cap);
 /* The engines behind the CPU's float GEMMs, to time them apart (bench-speed --gemms). */
 enum dc_gemm_engine { DC_GEMM_OPENBLAS = 0, DC_GEMM_ONEDNN_FP32, DC_GEMM_ONEDNN_BF16 };
 /* C (M,N) = op(A) op(B), row-major, by that engine alone; 0 when it cannot (oneDNN

@@ -45,6 +45,9 @@ hid_t dc_h5_vstr_type(void);                        /* variable-length UTF-8; th
 /* A scalar attribute of file type `type` (value in that type's memory layout). */
 enum dc_status dc_h5_put_attr(hid_t loc, const char *name, hid_t type, const void *value, const char *path);
 enum dc_status dc_h5_put_attr_str(hid_t loc, const char *name, const char *value, const char *path);
+/* The attributes "program_version" (this build's) and "created_utc" (now, ISO 8601, or
+ * "unknown" when the clock cannot be read) that every file diffclip writes carries. */
+enum dc_status dc_h5_put_made_by(hid_t loc, const char *path);
 enum dc_status dc_h5_put_attr_int(hid_t loc, const char *name, int value, const char *path);
 enum dc_status dc_h5_put_attr_double(hid_t loc, const char *name, double value, const char *path);
 /* Dataset `name` under loc; chunk NULL: contiguous, else chunked, shuffled and deflated
