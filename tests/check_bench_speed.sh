@@ -30,3 +30,15 @@ if "$1" bench-speed --precision fp16 > /dev/null 2>"$err"; then echo "FAIL: --pr
 grep -q "expected fp32 or bf16" "$err" || { cat "$err"; echo "FAIL: no message for --precision fp16"; exit 1; }
 rm -f "$err"
 echo "bench-speed precision: ok"
+
+# --case: only the cases named are timed; an unknown name is refused with the list.
+out=$(OMP_NUM_THREADS=1 timeout 300 "$1" bench-speed --backend cpu --case inference,pretrain --batch 2 --iters 1 --warmup 0 2>&1) ||
+  { echo "$out"; echo "FAIL: bench-speed --case exited $?"; exit 1; }
+echo "$out" | grep -q "^inference batch.* samples/s" || { echo "$out"; echo "FAIL: --case inference,pretrain: no inference line"; exit 1; }
+echo "$out" | grep -q "^pretraining step.* samples/s" || { echo "$out"; echo "FAIL: --case inference,pretrain: no pretraining line"; exit 1; }
+echo "$out" | grep -q "^fine-tuning" && { echo "$out"; echo "FAIL: --case inference,pretrain timed a fine-tuning step"; exit 1; }
+err=$(mktemp)
+if "$1" bench-speed --case inferance > /dev/null 2>"$err"; then echo "FAIL: --case inferance accepted"; exit 1; fi
+grep -q "'inferance': expected a comma-separated list of pretrain, finetune" "$err" || { cat "$err"; echo "FAIL: no message for --case inferance"; exit 1; }
+rm -f "$err"
+echo "bench-speed --case: ok"

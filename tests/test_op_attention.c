@@ -127,6 +127,10 @@ int main(void) {
     check_attention(gc_int(1, 3), gc_int(2, 11), 6 * gc_int(1, 3), 6, causal, 1);
     check_attention(2, gc_int(9, 17), 20, 4, causal, 2.5); /* peaked softmax */
     check_attention(2, 37, 128, 8, causal, 1); /* the hot shape: hs = 16 */
+    /* the float kernels' fast path (AVX-512, hs <= 16, T <= 128) at the image encoder's
+     * 121 tokens (11 blocks of 11 queries), and past its capacity (the general kernels) */
+    check_attention(1, 121, 32, 2, causal, 2);
+    check_attention(1, 130, 32, 2, causal, 1);
   }
   return gc_finish("test_op_attention");
 }

@@ -23,8 +23,34 @@
 
 #define HOUSTON_CLASSES 15
 
+enum { CASE_PRETRAIN = 1, CASE_FINETUNE = 2, CASE_FINETUNE_CLASS = 4, CASE_INFERENCE = 8, CASE_ALL = 15 };
+static const struct {
+  const char *name;
+  unsigned bit;
+} case_names[] = {{"pretrain", CASE_PRETRAIN},
+                  {"finetune", CASE_FINETUNE},
+                  {"finetune-class", CASE_FINETUNE_CLASS},
+                  {"inference", CASE_INFERENCE},
+                  {"all", CASE_ALL}};
+
+/* --case LIST: comma-separated names of case_names; 0 when one is not known */
+static unsigned parse_cases(const char *list) {
+  unsigned bits = 0;
+  for (const char *p = list; *p;) {
+    size_t n = strcspn(p, ",");
+    unsigned bit = 0;
+    for (size_t k = 0; k < sizeof case_names / sizeof case_names[0]; k++)
+      if (strlen(case_names[k].name) == n && strncmp(p, case_names[k].name, n) == 0) bit = case_names[k].bit;
+    if (!bit) return 0;
+    bits |= bit;
+    p += n + (p[n] == ',');
+  }
+  return bits;
+}
+
 struct bench_opts {
   int batch, iters, warmup, graph, bf16, gemms;
+  unsigned cases; /* CASE_* bits: which cases run (--case; all by default) */
   const char *backend;
 };
 
@@ -167,11 +193,9 @@ static enum dc_status bench_gemms(const struct bench_opts *o, const struct dc_mo
 
 static void infer_batch(void *clip) { dc_clip_image_features(clip, 0); }
 
-/* Fine-tuning steps with Bt texts (Bt = B: published; Bt = classes: ours), then inference. */
-static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_model_config *cfg, int Bt,
-                                 const char *label, int with_inference, const struct dc_backend *be) {
-  struct dc_clip *c = calloc(1, sizeof *c);
-  DC_CHECK_ALLOC(c);
+/* Fine-tuning steps with Bt texts on the training model c (times into t) */
+static enum dc_status bench_finetune(const struct bench_opts *o, const struct dc_model_config *cfg, struct dc_clip *c,
+                                     int Bt, const char *label, double *t, const struct dc_backend *be) {
   int B = o->batch, L = dc_cfg_tokens(cfg), X = cfg->context;
   DC_TRY(dc_clip_init(c, cfg, B, Bt, DC_CLIP_PAIRWISE, be));
   DC_TRY(dc_init_weights(&c->params, &c->buffers, cfg, 1));
@@ -198,8 +222,6 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   free(h);
   struct dc_adam adam;
   DC_TRY(dc_adam_init(&adam, &c->params, 1e-4f, 1e-5f, 0));
-  double *t = malloc((size_t)o->iters * sizeof *t);
-  DC_CHECK_ALLOC(t);
   for (int i = -o->warmup; i < o->iters; i++) {
     double t0 = dc_now_s();
     DC_TRY(dc_clip_forward(c, 1));
@@ -212,12 +234,27 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
   double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
   report(be, label, B, gflop, summarise(t, o->iters));
   dc_adam_free(&adam, be);
+  return DC_OK;
+}
+
+/* Fine-tuning steps with Bt texts (Bt = B: published; Bt = classes: ours), then inference. */
+static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_model_config *cfg, int Bt,
+                                 const char *label, int with_finetune, int with_inference,
+                                 const struct dc_backend *be) {
+  struct dc_clip *c = calloc(1, sizeof *c);
+  DC_CHECK_ALLOC(c);
+  int B = o->batch, L = dc_cfg_tokens(cfg);
+  double *t = malloc((size_t)o->iters * sizeof *t);
+  DC_CHECK_ALLOC(t);
+  if (with_finetune) {
+    DC_TRY(bench_finetune(o, cfg, c, Bt, label, t, be));
+    dc_clip_free(c);
+  }
   if (with_inference) {
     /* inference: image features of a batch, eval-mode BatchNorm, on the inference-only
      * model that evaluation and predict use (the training model freed first, so the memory
      * printed is the inference's); the class prompts' text features are computed once per
      * run, not per batch */
-    dc_clip_free(c);
     DC_TRY(dc_clip_init_eval(c, cfg, B, Bt, DC_CLIP_PAIRWISE, be));
     DC_TRY(dc_init_weights(&c->params, &c->buffers, cfg, 1));
     fill_random(be, c->io.x[0], (size_t)B * L * cfg->bands[0], 1);
@@ -251,9 +288,9 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       report(be, "inference batch, one graph", B, dc_flops_image_forward(cfg, B) / 1e9,
              summarise(t, o->iters));
     }
+    dc_clip_free(c);
   }
   free(t);
-  dc_clip_free(c);
   free(c);
   return DC_OK;
 }
@@ -272,6 +309,8 @@ static void bench_usage(FILE *f) {
           "  --batch N    batch size (default 128)\n"
           "  --iters N    timed iterations; the median is reported (default 3)\n"
           "  --warmup N   untimed iterations first (default 1)\n"
+          "  --case LIST  only these cases, comma-separated: pretrain, finetune (text per\n"
+          "               image), finetune-class (text per class), inference; all (default)\n"
           "  --graph      also time the inference batch replayed as one CUDA graph\n"
           "  --gemms      instead, time the encoder's linear layers' GEMMs (forward and both\n"
           "               gradients) by each CPU engine: OpenBLAS, oneDNN fp32, oneDNN bf16\n"
@@ -279,12 +318,13 @@ static void bench_usage(FILE *f) {
 }
 
 int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
-  struct bench_opts o = {.batch = 128, .iters = 3, .warmup = 1, .backend = "auto"};
+  struct bench_opts o = {.batch = 128, .iters = 3, .warmup = 1, .cases = CASE_ALL, .backend = "auto"};
   static const struct option longopts[] = {{"backend", required_argument, 0, 'k'},
                                            {"precision", required_argument, 0, 'p'},
                                            {"batch", required_argument, 0, 'b'},
                                            {"iters", required_argument, 0, 'i'},
                                            {"warmup", required_argument, 0, 'w'},
+                                           {"case", required_argument, 0, 'c'},
                                            {"graph", no_argument, 0, 'g'},
                                            {"gemms", no_argument, 0, 'G'},
                                            {"help", no_argument, 0, 'h'},
@@ -294,6 +334,15 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
     switch (ch) {
       case 'k': o.backend = optarg; break;
       case 'g': o.graph = 1; break;
+      case 'c':
+        o.cases = parse_cases(optarg);
+        ok = o.cases != 0;
+        if (!ok)
+          fprintf(stderr,
+                  "diffclip bench-speed: --case '%s': expected a comma-separated list of pretrain, finetune, "
+                  "finetune-class, inference or all\n",
+                  optarg);
+        break;
       case 'G': o.gemms = 1; break;
       case 'p':
         ok = strcmp(optarg, "fp32") == 0 || strcmp(optarg, "bf16") == 0;
@@ -331,8 +380,12 @@ int dc_cmd_bench_speed(struct dc_dist *d, int argc, char **argv) {
            cfg.decoder_depth);
   }
   if (o.gemms) return bench_gemms(&o, &cfg) == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
-  enum dc_status st = bench_pretrain(&o, &cfg, be);
-  if (st == DC_OK) st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", 1, be);
-  if (st == DC_OK) st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 0, be);
+  enum dc_status st = DC_OK;
+  if (o.cases & CASE_PRETRAIN) st = bench_pretrain(&o, &cfg, be);
+  if (st == DC_OK && (o.cases & (CASE_FINETUNE | CASE_INFERENCE)))
+    st = bench_clip(&o, &cfg, o.batch, "fine-tuning step, text per image", !!(o.cases & CASE_FINETUNE),
+                    !!(o.cases & CASE_INFERENCE), be);
+  if (st == DC_OK && (o.cases & CASE_FINETUNE_CLASS))
+    st = bench_clip(&o, &cfg, HOUSTON_CLASSES, "fine-tuning step, text per class", 1, 0, be);
   return st == DC_OK ? DC_EXIT_OK : DC_EXIT_ERROR;
 }
