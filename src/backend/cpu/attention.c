@@ -28,9 +28,8 @@
  *
  * The float build on AVX-512 has its own forward and backward for heads of at most 16
  * channels over at most 128 tokens, the model's shapes (below: fixed strides, blocks of up
- * to 12 queries, K and V packed by register transposes). Against the tiles above, at
- * B = 128, T = 121, C = 128, NH = 8 on this project's 2-core CI guest, it took the
- * forward from about 23 to 12 ms and the backward from about 27 to 18 ms.
+ * to 12 queries, K and V packed by register transposes), about twice as fast as the tiles
+ * above there (bench-speed's cases; docs/performance.md).
  *
  * If a thread cannot allocate its buffers it falls back to direct per-head loops (the
  * reference form: slower, no scratch but one row on the stack). */
