@@ -11,6 +11,8 @@
 /* Columns per task of the bias-gradient sum: wide enough for vector loads over a row,
  * narrow enough that OC = 128 still splits across a few threads. */
 #define LINEAR_DBIAS_BLOCK 32
+/* Rows per partial sum of the bias gradient (see linear_backward) */
+#define LINEAR_DBIAS_ROWS 64
 
 void OP(linear_forward)(real *out,          /* (N, OC) */
                         const real *inp,    /* (N, IC) */
@@ -51,17 +53,32 @@ void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
     OP(gemm_prec)(1, 1, 0, OC, IC, N, (real)1, dout, OC, inp, IC, (real)1, dweight, IC);
   if (dbias) {
     /* Each task owns a block of columns and walks all rows in order, so the sum does not
-     * depend on the thread count; double accumulators because N (pixels times batch) is
-     * large enough to lose float digits. */
+     * depend on the thread count; chunks of 64 rows are summed in `real` and the chunks
+     * in double, because N (pixels times batch) is large enough to lose float digits in
+     * one running float sum. */
     int nblocks = (OC + LINEAR_DBIAS_BLOCK - 1) / LINEAR_DBIAS_BLOCK;
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
       int c0 = blk * LINEAR_DBIAS_BLOCK;
       int nc = OC - c0 < LINEAR_DBIAS_BLOCK ? OC - c0 : LINEAR_DBIAS_BLOCK;
       double acc[LINEAR_DBIAS_BLOCK] = {0};
-      for (int n = 0; n < N; n++) {
-        const real *d = dout + (size_t)n * OC + c0;
-        for (int c = 0; c < nc; c++) acc[c] += d[c];
+      for (int n0 = 0; n0 < N; n0 += LINEAR_DBIAS_ROWS) {
+        /* rows in chunks summed in `real` (vector adds, no conversions), each chunk's sum
+         * then added in double */
+        int n1 = N - n0 < LINEAR_DBIAS_ROWS ? N : n0 + LINEAR_DBIAS_ROWS;
+        real part[LINEAR_DBIAS_BLOCK] = {0};
+        if (nc == LINEAR_DBIAS_BLOCK)
+          for (int n = n0; n < n1; n++) {
+            const real *d = dout + (size_t)n * OC + c0;
+#pragma omp simd
+            for (int c = 0; c < LINEAR_DBIAS_BLOCK; c++) part[c] += d[c];
+          }
+        else
+          for (int n = n0; n < n1; n++) {
+            const real *d = dout + (size_t)n * OC + c0;
+            for (int c = 0; c < nc; c++) part[c] += d[c];
+          }
+        for (int c = 0; c < nc; c++) acc[c] += part[c];
       }
       for (int c = 0; c < nc; c++) dbias[c0 + c] += (real)acc[c];
     }
