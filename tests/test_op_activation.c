@@ -102,6 +102,30 @@ static void check_float_grid(enum dc_act act, const char *name) {
   free(x), free(y), free(g), free(one);
 }
 
+/* act_forward_grad gives act_forward's output and act_backward's derivative (dout = 1)
+ * bit for bit, in both builds, also with grad written over inp. */
+static void check_forward_grad(enum dc_act act, const char *name, size_t n) {
+  double *x = gc_random(n, -6, 6), *y = gc_alloc(n), *g = gc_alloc(n), *one = gc_alloc(n);
+  double *y2 = gc_alloc(n), *g2 = gc_alloc(n);
+  for (size_t i = 0; i < n; i++) one[i] = 1;
+  dc_cpu_f64_act_forward(act, y, x, n);
+  dc_cpu_f64_act_backward(act, g, one, x, n);
+  dc_cpu_f64_act_forward_grad(act, y2, g2, x, n);
+  int bad = memcmp(y, y2, n * sizeof *y) || memcmp(g, g2, n * sizeof *g);
+  float *xf = gc_to_float(x, n), *yf = malloc(n * sizeof *yf), *gf = malloc(n * sizeof *gf);
+  float *onef = gc_to_float(one, n), *yf2 = malloc(n * sizeof *yf2), *xf2 = gc_to_float(x, n);
+  dc_cpu_f32_act_forward(act, yf, xf, n);
+  dc_cpu_f32_act_backward(act, gf, onef, xf, n);
+  dc_cpu_f32_act_forward_grad(act, yf2, xf2, xf2, n); /* in place: xf2 becomes act' */
+  bad |= memcmp(yf, yf2, n * sizeof *yf) || memcmp(gf, xf2, n * sizeof *gf);
+  printf("  act_forward_grad %-10s n=%zu: %s\n", name, n, bad ? "DIFFERS" : "equal to act_forward and act_backward");
+  if (bad) {
+    fprintf(stderr, "FAIL act_forward_grad %s differs from act_forward / act_backward\n", name);
+    gc_failures++;
+  }
+  free(x), free(y), free(g), free(one), free(y2), free(g2), free(xf), free(yf), free(gf), free(onef), free(yf2), free(xf2);
+}
+
 int main(void) {
   gc_seed(99);
   static const struct {
@@ -113,6 +137,7 @@ int main(void) {
     check_act(kinds[k].act, kinds[k].name, 1);
     check_act(kinds[k].act, kinds[k].name, (size_t)gc_int(2, 999));
     check_act(kinds[k].act, kinds[k].name, (size_t)gc_int(40000, 50000)); /* parallel path */
+    check_forward_grad(kinds[k].act, kinds[k].name, (size_t)gc_int(40000, 50000));
     if (kinds[k].act != DC_ACT_RELU) check_float_grid(kinds[k].act, kinds[k].name); /* ReLU: no exp or erf */
   }
   return gc_finish("test_op_activation");

@@ -156,6 +156,71 @@ static void check_linear(int N, int IC, int OC, int use_bias) {
   free(inp_f), free(w_f), free(b_f), free(r_f), free(out_f), free(dinp_f), free(dw_f), free(db_f);
 }
 
+/* ---- the fused forms (ops.h) against the ops one by one in double ---------------------- */
+
+static void check_fused(int N, int IC, int OC) {
+  printf("fused linear N=%d IC=%d OC=%d\n", N, IC, OC);
+  size_t ni = (size_t)N * IC, nw = (size_t)OC * IC, no = (size_t)N * OC;
+  double *inp = gc_random(ni, -1.5, 1.5), *w = gc_random(nw, -0.5, 0.5), *b = gc_random(OC, -1, 1);
+  double *res = gc_random(no, -1, 1), *gate = gc_random(ni, -1, 1), *dout = gc_random(no, -1, 1);
+  double *ref = gc_alloc(no), *got = gc_alloc(no);
+  float *inp_f = gc_to_float(inp, ni), *w_f = gc_to_float(w, nw), *b_f = gc_to_float(b, OC);
+  float *res_f = gc_to_float(res, no), *gate_f = gc_to_float(gate, ni), *dout_f = gc_to_float(dout, no);
+  float *out_f = calloc(no, sizeof *out_f);
+  char what[64];
+
+  /* out = inp . w^T + b + res */
+  dc_cpu_f64_linear_forward(ref, inp, w, b, N, IC, OC);
+  dc_cpu_f64_add_inplace(ref, res, no);
+  dc_cpu_f64_linear_forward_residual(got, inp, w, b, res, N, IC, OC);
+  if (memcmp(ref, got, no * sizeof *ref) != 0) {
+    fprintf(stderr, "FAIL linear_forward_residual f64 differs from linear_forward + add_inplace\n");
+    gc_failures++;
+  }
+  dc_cpu_f32_linear_forward_residual(out_f, inp_f, w_f, b_f, res_f, N, IC, OC);
+  gc_compare_f32("linear + residual", out_f, ref, no, 1e-5);
+
+  /* out = act(inp . w^T + b), each activation */
+  static const struct {
+    enum dc_act act;
+    const char *name;
+  } kinds[] = {{DC_ACT_GELU, "gelu"}, {DC_ACT_QUICKGELU, "quickgelu"}, {DC_ACT_SILU, "silu"}, {DC_ACT_RELU, "relu"}};
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    dc_cpu_f64_linear_forward(ref, inp, w, b, N, IC, OC);
+    dc_cpu_f64_act_forward(kinds[k].act, ref, ref, no);
+    dc_cpu_f64_linear_forward_act(kinds[k].act, got, inp, w, b, N, IC, OC);
+    if (memcmp(ref, got, no * sizeof *ref) != 0) {
+      fprintf(stderr, "FAIL linear_forward_act f64 (%s) differs from linear_forward + act_forward\n", kinds[k].name);
+      gc_failures++;
+    }
+    dc_cpu_f32_linear_forward_act(kinds[k].act, out_f, inp_f, w_f, b_f, N, IC, OC);
+    snprintf(what, sizeof what, "linear + %s", kinds[k].name);
+    gc_compare_f32(what, out_f, ref, no, 1e-5);
+  }
+
+  /* dinp = (dout . w) * gate; dweight and dbias as linear_backward's */
+  double *dinp = gc_alloc(ni), *dw = gc_alloc(nw), *db = gc_alloc(OC);
+  double *dinp2 = gc_alloc(ni), *dw2 = gc_alloc(nw), *db2 = gc_alloc(OC);
+  dc_cpu_f64_linear_backward(dinp, dw, db, dout, inp, w, N, IC, OC);
+  for (size_t i = 0; i < ni; i++) dinp[i] *= gate[i];
+  for (size_t i = 0; i < ni; i++) dinp2[i] = 1e6;
+  dc_cpu_f64_linear_backward_gated(dinp2, dw2, db2, dout, inp, w, gate, N, IC, OC);
+  if (memcmp(dinp, dinp2, ni * sizeof *dinp) || memcmp(dw, dw2, nw * sizeof *dw) || memcmp(db, db2, OC * sizeof *db)) {
+    fprintf(stderr, "FAIL linear_backward_gated f64 differs from linear_backward and a product\n");
+    gc_failures++;
+  }
+  float *dinp_f = calloc(ni, sizeof *dinp_f), *dw_f = calloc(nw, sizeof *dw_f), *db_f = calloc(OC, sizeof *db_f);
+  for (size_t i = 0; i < ni; i++) dinp_f[i] = 1e6f;
+  dc_cpu_f32_linear_backward_gated(dinp_f, dw_f, db_f, dout_f, inp_f, w_f, gate_f, N, IC, OC);
+  gc_compare_f32("linear gated dinp", dinp_f, dinp, ni, 1e-5);
+  gc_compare_f32("linear gated dweight", dw_f, dw, nw, 1e-5);
+  gc_compare_f32("linear gated dbias", db_f, db, OC, 1e-5);
+
+  free(inp), free(w), free(b), free(res), free(gate), free(dout), free(ref), free(got);
+  free(inp_f), free(w_f), free(b_f), free(res_f), free(gate_f), free(dout_f), free(out_f);
+  free(dinp), free(dw), free(db), free(dinp2), free(dw2), free(db2), free(dinp_f), free(dw_f), free(db_f);
+}
+
 int main(void) {
   gc_seed(20240611);
   for (int ta = 0; ta < 2; ta++)
@@ -167,6 +232,8 @@ int main(void) {
   check_linear(gc_int(2, 9), gc_int(1, 13), gc_int(1, 11), 1);
   check_linear(gc_int(2, 9), gc_int(1, 13), gc_int(1, 11), 0);
   check_linear(gc_int(60, 90), gc_int(20, 40), gc_int(33, 70), 1); /* several dbias blocks */
+  check_fused(gc_int(2, 9), gc_int(1, 13), gc_int(1, 11));
+  check_fused(gc_int(200, 300), gc_int(100, 140), gc_int(60, 130)); /* the model's kind of shape */
   if (dc_backend_set_precision(DC_PRECISION_BF16) == DC_PRECISION_BF16) {
     printf("bf16 GEMMs\n");
     g_bf16 = 1;

@@ -49,7 +49,7 @@ static const struct dc_backend cpu_backend = {
     .device_memory = 0,
     .graph_run = cpu_graph_run,
     .graph_free = cpu_graph_free,
-    DC_OPS(DC_CPU_ENTRY, float)};
+    DC_OPS(DC_CPU_ENTRY, float) DC_FUSED_OPS(DC_CPU_ENTRY, float)};
 
 const struct dc_backend *dc_backend_cpu(void) { return &cpu_backend; }
 

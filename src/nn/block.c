@@ -59,6 +59,23 @@ void dc_block_acts_take(struct dc_arena *a, struct dc_block_acts *acts, const st
   acts->ln2_rstd = dc_arena_floats(a, N);
   acts->h = dc_arena_floats(a, N * blk->hidden);
   acts->a = dc_arena_floats(a, N * blk->hidden);
+  acts->train = keep_att;
+}
+
+/* The activation's derivative kept in h and applied inside fc2's backward GEMM, when the
+ * backend has both halves (dc_block_acts) */
+static int block_gated(const struct dc_backend *be) { return be->act_forward_grad && be->linear_backward_gated; }
+
+/* out = lin(inp) + res, in one op where the backend has it */
+static void linear_fwd_residual(const struct dc_nn *nn, const struct dc_linear *l, float *out, const float *inp,
+                                const float *res, int N) {
+  if (nn->be->linear_forward_residual) {
+    nn->be->linear_forward_residual(out, inp, dc_param(nn->reg, l->w), l->b >= 0 ? dc_param(nn->reg, l->b) : NULL,
+                                    res, N, l->in, l->out);
+    return;
+  }
+  dc_linear_fwd(nn, l, out, inp, N);
+  nn->be->add_inplace(out, res, (size_t)N * l->out);
 }
 
 void dc_block_scratch_take(struct dc_arena *a, struct dc_block_scratch *s, int N, int C, int hidden) {
@@ -78,14 +95,22 @@ void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_
                         dc_param(r, blk->ln1.b), N, C, blk->ln1.eps);
   dc_linear_fwd(nn, &blk->qkv, acts->qkv, acts->ln1, N);
   be->attention_forward(acts->atty, acts->att, acts->qkv, B, T, C, blk->NH, blk->causal);
-  dc_linear_fwd(nn, &blk->proj, acts->y, acts->atty, N);
-  be->add_inplace(acts->y, x, (size_t)N * C);
+  linear_fwd_residual(nn, &blk->proj, acts->y, acts->atty, x, N);
   be->layernorm_forward(acts->ln2, acts->ln2_mean, acts->ln2_rstd, acts->y, dc_param(r, blk->ln2.w),
                         dc_param(r, blk->ln2.b), N, C, blk->ln2.eps);
-  dc_linear_fwd(nn, &blk->fc1, acts->h, acts->ln2, N);
-  be->act_forward(blk->act, acts->a, acts->h, (size_t)N * blk->hidden);
-  dc_linear_fwd(nn, &blk->fc2, out, acts->a, N);
-  be->add_inplace(out, acts->y, (size_t)N * C);
+  size_t nh = (size_t)N * blk->hidden;
+  if (!acts->train && be->linear_forward_act) {
+    const struct dc_linear *l = &blk->fc1;
+    be->linear_forward_act(blk->act, acts->a, acts->ln2, dc_param(r, l->w), l->b >= 0 ? dc_param(r, l->b) : NULL, N,
+                           l->in, l->out);
+  } else {
+    dc_linear_fwd(nn, &blk->fc1, acts->h, acts->ln2, N);
+    if (acts->train && block_gated(be))
+      be->act_forward_grad(blk->act, acts->a, acts->h, acts->h, nh); /* h becomes act'(h) */
+    else
+      be->act_forward(blk->act, acts->a, acts->h, nh);
+  }
+  linear_fwd_residual(nn, &blk->fc2, out, acts->a, acts->y, N);
 }
 
 void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
@@ -95,8 +120,14 @@ void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const stru
   const struct dc_registry *r = nn->reg;
   int N = B * T, C = blk->C;
   /* MLP branch: dout flows to fc2 and straight through the residual to y. */
-  dc_linear_bwd(nn, &blk->fc2, s->dh, dout, acts->a, N);
-  be->act_backward(blk->act, s->dh, s->dh, acts->h, (size_t)N * blk->hidden);
+  if (block_gated(be)) { /* h holds act' (dc_block_fwd) */
+    const struct dc_linear *l = &blk->fc2;
+    be->linear_backward_gated(s->dh, dc_grad(r, l->w), l->b >= 0 ? dc_grad(r, l->b) : NULL, dout, acts->a,
+                              dc_param(r, l->w), acts->h, N, l->in, l->out);
+  } else {
+    dc_linear_bwd(nn, &blk->fc2, s->dh, dout, acts->a, N);
+    be->act_backward(blk->act, s->dh, s->dh, acts->h, (size_t)N * blk->hidden);
+  }
   dc_linear_bwd(nn, &blk->fc1, s->dln, s->dh, acts->ln2, N);
   be->layernorm_backward(s->dy, dc_grad(r, blk->ln2.w), dc_grad(r, blk->ln2.b), s->dln, acts->y,
                          dc_param(r, blk->ln2.w), acts->ln2_mean, acts->ln2_rstd, N, C);

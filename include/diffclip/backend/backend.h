@@ -40,6 +40,7 @@ struct dc_backend {
   enum dc_status (*graph_run)(void (*fn)(void *ctx), void *ctx, void **graph);
   void (*graph_free)(void *graph);
   DC_OPS(DC_BACKEND_MEMBER, float)
+  DC_FUSED_OPS(DC_BACKEND_MEMBER, float) /* NULL where the backend has none (ops.h) */
 };
 
 /* The CPU backend (OpenBLAS + OpenMP); always present. */

@@ -140,4 +140,27 @@ enum dc_act { DC_ACT_GELU = 0, DC_ACT_QUICKGELU, DC_ACT_SILU, DC_ACT_RELU };
 DC_OPS(DC_CPU_DECL_F32, float)
 DC_OPS(DC_CPU_DECL_F64, double)
 
+/* Fused forms of the ops above, optional in a backend (struct dc_backend's members are
+ * NULL where it has none, and the nn layer then calls the ops above one by one, with the
+ * same mathematics). The CPU backend has them: its GEMMs carry the epilogues in their own
+ * pass (oneDNN post-ops), saving a pass over the result each.
+ *  - linear_forward_residual: out (N,OC) = inp . weight^T + bias + res; res (N,OC) does
+ *    not alias out.
+ *  - linear_forward_act: out (N,OC) = act(inp . weight^T + bias) (inference: backward
+ *    needs the pre-activation, which this does not keep).
+ *  - act_forward_grad: out = act(inp) and grad = act'(inp) over n values; grad may alias
+ *    inp (so a training forward can keep act' where the pre-activation was).
+ *  - linear_backward_gated: linear_backward with dinp = (dout . weight) * gate, gate
+ *    (N,IC): an activation's backward folded into the GEMM before it. */
+#define DC_FUSED_OPS(X, T)                                                                           \
+  X(void, linear_forward_residual, (T *out, const T *inp, const T *weight, const T *bias, const T *res, \
+                                    int N, int IC, int OC))                                          \
+  X(void, linear_forward_act, (enum dc_act act, T *out, const T *inp, const T *weight, const T *bias,  \
+                               int N, int IC, int OC))                                               \
+  X(void, act_forward_grad, (enum dc_act act, T *out, T *grad, const T *inp, size_t n))              \
+  X(void, linear_backward_gated, (T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,        \
+                                  const T *weight, const T *gate, int N, int IC, int OC))
+DC_FUSED_OPS(DC_CPU_DECL_F32, float)
+DC_FUSED_OPS(DC_CPU_DECL_F64, double)
+
 #endif

@@ -71,7 +71,12 @@ struct dc_block_acts {
   float *atty;                       /* (N,C) attention output before proj */
   float *y;                          /* (N,C) residual after attention */
   float *ln2, *ln2_mean, *ln2_rstd;  /* (N,C) (N) (N) */
-  float *h, *a;                      /* (N,hidden) before / after the activation */
+  float *h, *a;                      /* (N,hidden) before / after the activation; see below */
+  /* 1: kept for backward (a training forward). With a backend that has act_forward_grad
+   * and linear_backward_gated, h then holds act'(the pre-activation) rather than the
+   * pre-activation itself, and fc2's backward multiplies by it in its GEMM. 0: an
+   * inference forward (no att; fc1 and the activation in one op where the backend can). */
+  int train;
 };
 /* Gradient scratch shared by all blocks of a stack (sized for the largest). */
 struct dc_block_scratch {

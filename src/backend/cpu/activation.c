@@ -111,3 +111,51 @@ void OP(act_backward)(enum dc_act act, real *dinp, /* (n) */
       break;
   }
 }
+
+/* out = act(inp), grad = act'(inp): the expressions of act_forward and act_backward (with
+ * dout = 1), so act_backward's dinp equals dout * grad to the bit; grad may alias inp. */
+void OP(act_forward_grad)(enum dc_act act, real *out, /* (n) */
+                          real *grad,                 /* (n) */
+                          const real *inp,            /* (n) */
+                          size_t n) {
+  const real inv_sqrt2 = (real)0.70710678118654752440;
+  const real inv_sqrt_2pi = (real)0.39894228040143267794;
+  switch (act) {
+    case DC_ACT_GELU:
+#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
+      for (size_t i = 0; i < n; i++) {
+        real x = inp[i];
+        real cdf = (real)0.5 * act_one_plus_erf(x * inv_sqrt2);
+        real pdf = inv_sqrt_2pi * act_exp((real)-0.5 * x * x);
+        out[i] = (real)0.5 * x * act_one_plus_erf(x * inv_sqrt2);
+        grad[i] = cdf + x * pdf;
+      }
+      break;
+    case DC_ACT_QUICKGELU:
+#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
+      for (size_t i = 0; i < n; i++) {
+        real x = inp[i];
+        real s = act_sigmoid((real)1.702 * x);
+        out[i] = x * s;
+        grad[i] = s + (real)1.702 * x * s * ((real)1 - s);
+      }
+      break;
+    case DC_ACT_SILU:
+#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
+      for (size_t i = 0; i < n; i++) {
+        real x = inp[i];
+        real s = act_sigmoid(x);
+        out[i] = x * s;
+        grad[i] = s * ((real)1 + x * ((real)1 - s));
+      }
+      break;
+    case DC_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
+      for (size_t i = 0; i < n; i++) {
+        real x = inp[i];
+        out[i] = x > 0 ? x : (real)0;
+        grad[i] = x > 0 ? (real)1 : (real)0;
+      }
+      break;
+  }
+}

@@ -84,3 +84,59 @@ void OP(linear_backward)(real *dinp,         /* (N, IC) or NULL */
     }
   }
 }
+
+/* ---- the fused forms (ops.h): oneDNN's post-ops where it takes them, else the ops in
+ * turn (always in the double build) ---- */
+
+void OP(linear_forward_residual)(real *out,          /* (N, OC) */
+                                 const real *inp,    /* (N, IC) */
+                                 const real *weight, /* (OC, IC) */
+                                 const real *bias,   /* (OC) or NULL */
+                                 const real *res,    /* (N, OC) */
+                                 int N, int IC, int OC) {
+  if (N <= 0 || OC <= 0) return;
+#ifndef DC_REAL_F64
+  if (IC > 0 && dc_cpu_matmul_epi_f32(1, 0, 1, N, OC, IC, inp, IC, weight, IC, bias, DC_MM_EPI_ADD, 0.0f, res, out, OC))
+    return;
+#endif
+  OP(linear_forward)(out, inp, weight, bias, N, IC, OC);
+  OP(add_inplace)(out, res, (size_t)N * OC);
+}
+
+void OP(linear_forward_act)(enum dc_act act, real *out, /* (N, OC) */
+                            const real *inp,            /* (N, IC) */
+                            const real *weight,         /* (OC, IC) */
+                            const real *bias,           /* (OC) or NULL */
+                            int N, int IC, int OC) {
+  if (N <= 0 || OC <= 0) return;
+#ifndef DC_REAL_F64
+  /* QuickGELU and SiLU are both x sigmoid(alpha x) */
+  enum dc_mm_epi epi = act == DC_ACT_GELU ? DC_MM_EPI_GELU : act == DC_ACT_RELU ? DC_MM_EPI_RELU : DC_MM_EPI_SWISH;
+  float alpha = act == DC_ACT_QUICKGELU ? 1.702f : 1.0f;
+  if (IC > 0 && dc_cpu_matmul_epi_f32(1, 0, 1, N, OC, IC, inp, IC, weight, IC, bias, epi, alpha, NULL, out, OC)) return;
+#endif
+  OP(linear_forward)(out, inp, weight, bias, N, IC, OC);
+  OP(act_forward)(act, out, out, (size_t)N * OC);
+}
+
+void OP(linear_backward_gated)(real *dinp,         /* (N, IC) or NULL */
+                               real *dweight,      /* (OC, IC) or NULL */
+                               real *dbias,        /* (OC) or NULL */
+                               const real *dout,   /* (N, OC) */
+                               const real *inp,    /* (N, IC) */
+                               const real *weight, /* (OC, IC) */
+                               const real *gate,   /* (N, IC) */
+                               int N, int IC, int OC) {
+  if (N <= 0 || OC <= 0) return;
+  int done = !dinp || IC <= 0;
+#ifndef DC_REAL_F64
+  if (!done)
+    done = dc_cpu_matmul_epi_f32(1, 0, 0, N, IC, OC, dout, OC, weight, IC, NULL, DC_MM_EPI_MUL, 0.0f, gate, dinp, IC);
+#endif
+  OP(linear_backward)(done ? NULL : dinp, dweight, dbias, dout, inp, weight, N, IC, OC);
+  if (!done) {
+    size_t n = (size_t)N * IC;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] *= gate[i];
+  }
+}

@@ -23,14 +23,15 @@
 struct mm_key {
   int trans_a, trans_b, M, N, K, lda, ldb, ldc, bf16, bias;
   int threads; /* oneDNN plans a primitive's work for the OpenMP threads it is made with */
-  float alpha, beta;
+  int epi;     /* enum dc_mm_epi */
+  float alpha, beta, epi_alpha;
 };
 
 struct mm_entry {
   struct mm_key key;
   int used;
   dnnl_primitive_t prim; /* NULL: oneDNN has no fast kernel for it, use BLAS */
-  dnnl_memory_desc_t a, b, c, bias;
+  dnnl_memory_desc_t a, b, c, bias, t; /* t: the ADD or MUL epilogue's tensor */
 };
 
 static struct {
@@ -110,9 +111,21 @@ static void mm_make(struct mm_entry *e, const struct mm_key *k) {
   dnnl_primitive_desc_t pd = NULL;
   int ok = dnnl_primitive_attr_create(&attr) == dnnl_success;
   if (ok && k->alpha != 1.0f) ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha) == dnnl_success;
-  if (ok && k->beta != 0.0f) {
-    ok = dnnl_post_ops_create(&post) == dnnl_success && dnnl_post_ops_append_sum(post, k->beta) == dnnl_success &&
-         dnnl_primitive_attr_set_post_ops(attr, post) == dnnl_success;
+  if (ok && (k->beta != 0.0f || k->epi != DC_MM_EPI_NONE)) {
+    ok = dnnl_post_ops_create(&post) == dnnl_success;
+    if (ok && k->beta != 0.0f) ok = dnnl_post_ops_append_sum(post, k->beta) == dnnl_success;
+    if (ok && (k->epi == DC_MM_EPI_ADD || k->epi == DC_MM_EPI_MUL))
+      ok = mm_desc(&e->t, k->M, k->N, k->ldc, 0, dnnl_f32) &&
+           dnnl_post_ops_append_binary(post, k->epi == DC_MM_EPI_ADD ? dnnl_binary_add : dnnl_binary_mul, &e->t) ==
+               dnnl_success;
+    if (ok && (k->epi == DC_MM_EPI_GELU || k->epi == DC_MM_EPI_SWISH || k->epi == DC_MM_EPI_RELU)) {
+      dnnl_alg_kind_t alg = k->epi == DC_MM_EPI_GELU    ? dnnl_eltwise_gelu_erf
+                            : k->epi == DC_MM_EPI_SWISH ? dnnl_eltwise_swish
+                                                        : dnnl_eltwise_relu;
+      ok = dnnl_post_ops_append_eltwise(post, 1.0f, alg, k->epi == DC_MM_EPI_SWISH ? k->epi_alpha : 0.0f, 0.0f) ==
+           dnnl_success;
+    }
+    if (ok) ok = dnnl_primitive_attr_set_post_ops(attr, post) == dnnl_success;
   }
   if (ok) ok = dnnl_primitive_desc_create(&pd, &desc, attr, g_mm.engine, NULL) == dnnl_success;
   const char *impl = NULL;
@@ -155,34 +168,40 @@ static void mm_to_bf16(uint16_t *dst, const float *src, int rows, int cols, int 
 /* Elements a row-major buffer of `rows` rows with leading dimension ld spans. */
 static size_t mm_span(int rows, int cols, int ld) { return rows > 0 ? (size_t)(rows - 1) * ld + cols : 0; }
 
-static int mm_run(struct mm_entry *e, const void *A, const void *B, const float *bias, float *C) {
-  dnnl_memory_t m[4] = {NULL, NULL, NULL, NULL};
+static int mm_run(struct mm_entry *e, const void *A, const void *B, const float *bias, const float *T, float *C) {
+  dnnl_memory_t m[5] = {NULL, NULL, NULL, NULL, NULL};
   int ok = dnnl_memory_create(&m[0], &e->a, g_mm.engine, (void *)A) == dnnl_success &&
            dnnl_memory_create(&m[1], &e->b, g_mm.engine, (void *)B) == dnnl_success &&
            dnnl_memory_create(&m[2], &e->c, g_mm.engine, C) == dnnl_success &&
-           (!bias || dnnl_memory_create(&m[3], &e->bias, g_mm.engine, (void *)bias) == dnnl_success);
+           (!bias || dnnl_memory_create(&m[3], &e->bias, g_mm.engine, (void *)bias) == dnnl_success) &&
+           (!T || dnnl_memory_create(&m[4], &e->t, g_mm.engine, (void *)T) == dnnl_success);
   if (ok) {
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}, {DNNL_ARG_BIAS, m[3]}};
-    ok = dnnl_primitive_execute(e->prim, g_mm.stream, bias ? 4 : 3, args) == dnnl_success &&
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}};
+    int n = 3;
+    if (bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m[3]};
+    /* the binary epilogue is post-op 0, or 1 after a sum */
+    if (T) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->key.beta != 0.0f) | DNNL_ARG_SRC_1, m[4]};
+    ok = dnnl_primitive_execute(e->prim, g_mm.stream, n, args) == dnnl_success &&
          dnnl_stream_wait(g_mm.stream) == dnnl_success;
   }
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     if (m[i]) dnnl_memory_destroy(m[i]);
   return ok;
 }
 
 static int mm_call(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                   const float *B, int ldb, const float *bias, float beta, float *C, int ldc) {
+                   const float *B, int ldb, const float *bias, float beta, enum dc_mm_epi epi, float epi_alpha,
+                   const float *T, float *C, int ldc) {
   if (M <= 0 || N <= 0 || K <= 0 || omp_in_parallel()) return 0;
   pthread_mutex_lock(&g_mm.lock);
   int done = 0;
   if (mm_ready()) {
     int bf16 = g_mm.bf16 && may_bf16;
     struct mm_key k = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, bf16, bias != NULL, omp_get_max_threads(),
-                       alpha, beta};
+                       (int)epi, alpha, beta, epi == DC_MM_EPI_SWISH ? epi_alpha : 0.0f};
     struct mm_entry *e = mm_find(&k);
     if (e->prim && !bf16) {
-      done = mm_run(e, A, B, bias, C);
+      done = mm_run(e, A, B, bias, T, C);
     } else if (e->prim) {
       /* A is (M,K) or, transposed, (K,M) in memory; B (K,N) or (N,K) */
       int ar = trans_a ? K : M, ac = trans_a ? M : K, br = trans_b ? N : K, bc = trans_b ? K : N;
@@ -197,7 +216,7 @@ static int mm_call(int may_bf16, int trans_a, int trans_b, int M, int N, int K, 
       if (na + nb <= g_mm.scratch_n) {
         mm_to_bf16(g_mm.scratch, A, ar, ac, lda);
         mm_to_bf16(g_mm.scratch + na, B, br, bc, ldb);
-        done = mm_run(e, g_mm.scratch, g_mm.scratch + na, bias, C);
+        done = mm_run(e, g_mm.scratch, g_mm.scratch + na, bias, T, C);
       }
     }
   }
@@ -207,10 +226,20 @@ static int mm_call(int may_bf16, int trans_a, int trans_b, int M, int N, int K, 
 
 int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-  return mm_call(may_bf16, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+  return mm_call(may_bf16, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, DC_MM_EPI_NONE, 0.0f, NULL, C,
+                 ldc);
 }
 
 int dc_cpu_matmul_bias_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                            const float *B, int ldb, const float *bias, float *C, int ldc) {
-  return mm_call(may_bf16, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc);
+  return mm_call(may_bf16, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, DC_MM_EPI_NONE, 0.0f, NULL, C,
+                 ldc);
+}
+
+int dc_cpu_matmul_epi_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                          const float *B, int ldb, const float *bias, enum dc_mm_epi epi, float epi_alpha,
+                          const float *T, float *C, int ldc) {
+  int binary = epi == DC_MM_EPI_ADD || epi == DC_MM_EPI_MUL;
+  if (binary != (T != NULL)) return 0;
+  return mm_call(may_bf16, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, epi, epi_alpha, T, C, ldc);
 }
