@@ -351,23 +351,24 @@ static void attn_backward_head_ref(real *dq, const real *dout, const real *q, co
 #define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
 #define ATTN_FM 12  /* query rows per block */
 
-/* exp(x) for x <= 0 (and NaN, which stays NaN): Cody-Waite reduction and the polynomial
- * of dc_cpu_expf (vmath.h), 2^n applied by vscalefps; 0 below -87. */
-static inline __m512 attn_exp16(__m512 x) {
-  const __m512 lo = _mm512_set1_ps(-87.0f);
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);
-  x = _mm512_max_ps(lo, x); /* NaN passes (the second operand is returned) */
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+/* 2^y for y <= 0 (and NaN, which stays NaN): y = n + f with n = round(y), 2^f by a degree-6
+ * polynomial with p(0) = 1 fitted to 2^f's relative error over [-1/2, 1/2] (2e-9 in
+ * exact arithmetic, 1e-7 evaluated in float), 2^n applied by vscalefps; 0 below -126. The
+ * scores are taken in base 2 (scaled by log2(e) with 1/sqrt(hs)), which leaves the
+ * softmax unchanged and saves exp's reduction by ln 2. */
+static inline __m512 attn_exp2_16(__m512 y) {
+  const __m512 lo = _mm512_set1_ps(-126.0f);
+  const __mmask16 keep = _mm512_cmp_ps_mask(y, lo, _CMP_NLT_UQ);
+  y = _mm512_max_ps(lo, y); /* NaN passes (the second operand is returned) */
+  const __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(y, n);
+  __m512 p = _mm512_set1_ps(1.5353361959569156e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398875016719103e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.61843691766262e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503323674201965e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022647738456726e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471824645996e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
   return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
 }
 
@@ -450,10 +451,11 @@ static void attn_fast_scores(float *s, const float *qb, const float *kt, int hs,
   }
 }
 
-/* Rows t0 .. t0 + rows - 1 of the strip s (ATTN_FM, ATTN_FT), row r seeing keys [0, n_r)
- * (n_r = T, or t0 + r + 1 when causal): e = exp(s - max) over [0, n_r), 0 over [n_r, nk);
- * inv[r] = 1 / sum e. The loops run over a chunk of 16 keys for every row in turn, so that
- * the rows' independent reductions and exponentials overlap. */
+/* Rows t0 .. t0 + rows - 1 of the strip s (ATTN_FM, ATTN_FT) of base-2 scores, row r
+ * seeing keys [0, n_r) (n_r = T, or t0 + r + 1 when causal): e = 2^(s - max) over [0, n_r),
+ * 0 over [n_r, nk); inv[r] = 1 / sum e. The loops run over a chunk of 16 keys for every row
+ * in turn, so that the rows' independent reductions and exponentials overlap; without a
+ * mask every row has the same chunk mask. */
 static void attn_fast_softmax(float *s, float *inv, int rows, int t0, int T, int causal, int nk) {
   __m512 mx[ATTN_FM], sum[ATTN_FM];
   int n[ATTN_FM];
@@ -462,17 +464,22 @@ static void attn_fast_softmax(float *s, float *inv, int rows, int t0, int T, int
     mx[r] = _mm512_set1_ps(-INFINITY);
     sum[r] = _mm512_setzero_ps();
   }
-  for (int i = 0; i < nk; i += 16)
+  for (int i = 0; i < nk; i += 16) {
+    const __mmask16 all = attn_lanes(T - i);
     for (int r = 0; r < rows; r++)
-      mx[r] = _mm512_mask_max_ps(mx[r], attn_lanes(n[r] - i), mx[r], _mm512_loadu_ps(s + r * ATTN_FT + i));
+      mx[r] = _mm512_mask_max_ps(mx[r], causal ? attn_lanes(n[r] - i) : all, mx[r], _mm512_loadu_ps(s + r * ATTN_FT + i));
+  }
   for (int r = 0; r < rows; r++) mx[r] = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
-  for (int i = 0; i < nk; i += 16)
+  for (int i = 0; i < nk; i += 16) {
+    const __mmask16 all = attn_lanes(T - i);
     for (int r = 0; r < rows; r++) {
       float *e = s + r * ATTN_FT + i;
-      const __m512 x = _mm512_maskz_mov_ps(attn_lanes(n[r] - i), attn_exp16(_mm512_sub_ps(_mm512_loadu_ps(e), mx[r])));
+      const __m512 x = _mm512_maskz_mov_ps(causal ? attn_lanes(n[r] - i) : all,
+                                           attn_exp2_16(_mm512_sub_ps(_mm512_loadu_ps(e), mx[r])));
       _mm512_storeu_ps(e, x);
       sum[r] = _mm512_add_ps(sum[r], x);
     }
+  }
   for (int r = 0; r < rows; r++) inv[r] = 1.0f / _mm512_reduce_add_ps(sum[r]);
 }
 
@@ -506,7 +513,7 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
     const int rows = attn_min(rb, T - t0), nmax = causal ? t0 + rows : T, nk = (nmax + 31) / 32 * 32;
     for (int r = 0; r < ATTN_FM; r++)
       _mm512_storeu_ps(qb + r * 16, _mm512_maskz_loadu_ps(r < rows ? m : 0, q + (size_t)(t0 + attn_min(r, rows - 1)) * ld));
-    attn_fast_scores(s, qb, kt, hs, nk, scale);
+    attn_fast_scores(s, qb, kt, hs, nk, scale * 1.44269504088896341f); /* base 2 */
     float inv[ATTN_FM] = {0};
     attn_fast_softmax(s, inv, rows, t0, T, causal, nk);
     for (int r = 0; att && r < rows; r++) {
