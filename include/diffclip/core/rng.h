@@ -85,6 +85,14 @@ DC_RNG_FN float dc_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index, i
   return dc_rng_word_to_uniform(dc_rng_u32(seed, stream, index, lane));
 }
 
+/* The radius and angle of the Box-Muller pair drawn from words w0, w1. */
+DC_RNG_FN void dc_rng_polar(uint32_t w0, uint32_t w1, float *r, float *a) {
+  float u1 = (float)((w0 >> 8) + 1u) * 0x1.0p-24f; /* (0, 1] */
+  float u2 = dc_rng_word_to_uniform(w1);          /* [0, 1) */
+  *r = sqrtf(-2.0f * logf(u1));
+  *a = 6.2831853071795864769f * u2;
+}
+
 /* Standard normal by Box-Muller. Lanes 0 and 1 are the cos and sin outputs of the pair
  * made from words 0 and 1; lanes 2 and 3 the same from words 2 and 3: four independent
  * normals per block. The radius uses u1 in (0, 1] (never log(0)), so |z| <= 5.77. */
@@ -92,11 +100,22 @@ DC_RNG_FN float dc_rng_normal(uint64_t seed, uint64_t stream, uint64_t index, in
   uint32_t w[4];
   dc_rng_block(seed, stream, index, w);
   int pair = lane & 2;
-  float u1 = (float)((w[pair] >> 8) + 1u) * 0x1.0p-24f; /* (0, 1] */
-  float u2 = dc_rng_word_to_uniform(w[pair + 1]);        /* [0, 1) */
-  float r = sqrtf(-2.0f * logf(u1));
-  float a = 6.2831853071795864769f * u2;
+  float r, a;
+  dc_rng_polar(w[pair], w[pair + 1], &r, &a);
   return (lane & 1) ? r * sinf(a) : r * cosf(a);
+}
+
+/* The four lanes of block `index`, out[l] = dc_rng_normal(seed, stream, index, l), from one
+ * Philox call and two radii (the bulk fill's form). */
+DC_RNG_FN void dc_rng_normal_block(uint64_t seed, uint64_t stream, uint64_t index, float out[4]) {
+  uint32_t w[4];
+  dc_rng_block(seed, stream, index, w);
+  for (int pair = 0; pair < 4; pair += 2) {
+    float r, a;
+    dc_rng_polar(w[pair], w[pair + 1], &r, &a);
+    out[pair] = r * cosf(a);
+    out[pair + 1] = r * sinf(a);
+  }
 }
 
 /* Integer in [0, n) for n >= 1 (0 when n == 0). Lane 0 uses words 0-1, lane 1 words 2-3,
