@@ -38,124 +38,78 @@ static inline float act_one_plus_erf(float x) {
 
 static inline real act_sigmoid(real x) { return (real)1 / ((real)1 + act_exp(-x)); }
 
+/* Each activation's value and derivative, shared by forward, backward and act_forward_grad
+ * (so that act_backward's dinp is dout times act_forward_grad's grad, to the bit). */
+static inline real gelu_value(real x) { return (real)0.5 * x * act_one_plus_erf(x * (real)0.70710678118654752440); }
+static inline real gelu_deriv(real x) { /* d/dx [x Phi(x)] = Phi(x) + x phi(x) */
+  real cdf = (real)0.5 * act_one_plus_erf(x * (real)0.70710678118654752440);
+  real pdf = (real)0.39894228040143267794 * act_exp((real)-0.5 * x * x);
+  return cdf + x * pdf;
+}
+static inline real quickgelu_value(real x) { return x * act_sigmoid((real)1.702 * x); }
+static inline real quickgelu_deriv(real x) {
+  real s = act_sigmoid((real)1.702 * x);
+  return s + (real)1.702 * x * s * ((real)1 - s);
+}
+static inline real silu_value(real x) { return x * act_sigmoid(x); }
+static inline real silu_deriv(real x) {
+  real s = act_sigmoid(x);
+  return s * ((real)1 + x * ((real)1 - s));
+}
+static inline real relu_value(real x) { return x > 0 ? x : (real)0; }
+static inline real relu_deriv(real x) { return x > 0 ? (real)1 : (real)0; } /* 0 at exactly 0, as in PyTorch */
+
+/* One elementwise loop per kind (the kind switched on outside the loops, so each loop is a
+ * plain body the compiler vectorises); BODY(f) uses f##_value and f##_deriv. */
+#define ACT_LOOPS(act, n, BODY)                                                  \
+  switch (act) {                                                                 \
+    case DC_ACT_GELU:                                                            \
+      _Pragma("omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)") \
+      for (size_t i = 0; i < n; i++) BODY(gelu);                                 \
+      break;                                                                     \
+    case DC_ACT_QUICKGELU:                                                       \
+      _Pragma("omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)") \
+      for (size_t i = 0; i < n; i++) BODY(quickgelu);                            \
+      break;                                                                     \
+    case DC_ACT_SILU:                                                            \
+      _Pragma("omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)") \
+      for (size_t i = 0; i < n; i++) BODY(silu);                                 \
+      break;                                                                     \
+    case DC_ACT_RELU:                                                            \
+      _Pragma("omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)") \
+      for (size_t i = 0; i < n; i++) BODY(relu);                                 \
+      break;                                                                     \
+  }
+
 void OP(act_forward)(enum dc_act act, real *out, /* (n) */
                      const real *inp,            /* (n) */
                      size_t n) {
-  const real inv_sqrt2 = (real)0.70710678118654752440;
-  switch (act) {
-    case DC_ACT_GELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        out[i] = (real)0.5 * x * act_one_plus_erf(x * inv_sqrt2);
-      }
-      break;
-    case DC_ACT_QUICKGELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        out[i] = x * act_sigmoid((real)1.702 * x);
-      }
-      break;
-    case DC_ACT_SILU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        out[i] = x * act_sigmoid(x);
-      }
-      break;
-    case DC_ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : (real)0;
-      break;
-  }
+#define FWD(f) out[i] = f##_value(inp[i])
+  ACT_LOOPS(act, n, FWD)
+#undef FWD
 }
 
 void OP(act_backward)(enum dc_act act, real *dinp, /* (n) */
                       const real *dout,            /* (n) */
                       const real *inp,             /* (n) */
                       size_t n) {
-  const real inv_sqrt2 = (real)0.70710678118654752440;
-  const real inv_sqrt_2pi = (real)0.39894228040143267794;
-  switch (act) {
-    case DC_ACT_GELU:
-      /* d/dx [x Phi(x)] = Phi(x) + x phi(x) */
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real cdf = (real)0.5 * act_one_plus_erf(x * inv_sqrt2);
-        real pdf = inv_sqrt_2pi * act_exp((real)-0.5 * x * x);
-        dinp[i] = dout[i] * (cdf + x * pdf);
-      }
-      break;
-    case DC_ACT_QUICKGELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real s = act_sigmoid((real)1.702 * x);
-        dinp[i] = dout[i] * (s + (real)1.702 * x * s * ((real)1 - s));
-      }
-      break;
-    case DC_ACT_SILU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real s = act_sigmoid(x);
-        dinp[i] = dout[i] * (s * ((real)1 + x * ((real)1 - s)));
-      }
-      break;
-    case DC_ACT_RELU:
-      /* The subgradient at exactly 0 is taken as 0, as in PyTorch. */
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) dinp[i] = inp[i] > 0 ? dout[i] : (real)0;
-      break;
-  }
+#define BWD(f) dinp[i] = dout[i] * f##_deriv(inp[i])
+  ACT_LOOPS(act, n, BWD)
+#undef BWD
 }
 
-/* out = act(inp), grad = act'(inp): the expressions of act_forward and act_backward (with
- * dout = 1), so act_backward's dinp equals dout * grad to the bit; grad may alias inp. */
+/* out = act(inp), grad = act'(inp); grad may alias inp (each element is read before its
+ * outputs are written). */
 void OP(act_forward_grad)(enum dc_act act, real *out, /* (n) */
                           real *grad,                 /* (n) */
                           const real *inp,            /* (n) */
                           size_t n) {
-  const real inv_sqrt2 = (real)0.70710678118654752440;
-  const real inv_sqrt_2pi = (real)0.39894228040143267794;
-  switch (act) {
-    case DC_ACT_GELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real cdf = (real)0.5 * act_one_plus_erf(x * inv_sqrt2);
-        real pdf = inv_sqrt_2pi * act_exp((real)-0.5 * x * x);
-        out[i] = (real)0.5 * x * act_one_plus_erf(x * inv_sqrt2);
-        grad[i] = cdf + x * pdf;
-      }
-      break;
-    case DC_ACT_QUICKGELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real s = act_sigmoid((real)1.702 * x);
-        out[i] = x * s;
-        grad[i] = s + (real)1.702 * x * s * ((real)1 - s);
-      }
-      break;
-    case DC_ACT_SILU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        real s = act_sigmoid(x);
-        out[i] = x * s;
-        grad[i] = s * ((real)1 + x * ((real)1 - s));
-      }
-      break;
-    case DC_ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= ACT_PARALLEL_MIN)
-      for (size_t i = 0; i < n; i++) {
-        real x = inp[i];
-        out[i] = x > 0 ? x : (real)0;
-        grad[i] = x > 0 ? (real)1 : (real)0;
-      }
-      break;
-  }
+#define BOTH(f)                      \
+  do {                               \
+    real x_ = inp[i];                \
+    out[i] = f##_value(x_);          \
+    grad[i] = f##_deriv(x_);         \
+  } while (0)
+  ACT_LOOPS(act, n, BOTH)
+#undef BOTH
 }
