@@ -29,8 +29,10 @@ static void small_config(struct dc_model_config *c) {
   c->vocab = 12;
 }
 
-/* Inputs: B images of classes cls[], the class prompts (token ids 1..), t. */
-static void fill(struct dc_clip *c, const int *cls, uint64_t seed) {
+/* Inputs: B images of classes cls[], the class prompts (token ids 1..), t. The prompts go
+ * through dc_clip_set_prompts (cut after the last end-of-text token) unless full_context,
+ * which uploads all `context` tokens of each as they are. */
+static void fill_prompts(struct dc_clip *c, const int *cls, uint64_t seed, int full_context) {
   const struct dc_backend *be = c->params.be;
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, L = dc_cfg_tokens(cfg);
@@ -58,10 +60,16 @@ static void fill(struct dc_clip *c, const int *cls, uint64_t seed) {
       tok[k * X + j++] = cfg->vocab - 1;
       while (j < X) tok[k * X + j++] = 0;
     }
-    be->upload(c->io.tokens, tok, (size_t)c->Bt * X * sizeof(int));
-    be->upload(c->io.eot, eot, (size_t)c->Bt * sizeof(int));
+    if (full_context) {
+      be->upload(c->io.tokens, tok, (size_t)c->Bt * X * sizeof(int));
+      be->upload(c->io.eot, eot, (size_t)c->Bt * sizeof(int));
+    } else if (dc_clip_set_prompts(c, tok, eot) != DC_OK) {
+      abort();
+    }
   }
 }
+
+static void fill(struct dc_clip *c, const int *cls, uint64_t seed) { fill_prompts(c, cls, seed, 0); }
 
 /* ||a - b|| / max(||b||, floor): the floor keeps analytically zero gradients (a conv bias
  * before BatchNorm) from turning float round-off into a large relative error. */
@@ -101,6 +109,49 @@ static void classwise_equals_pairwise(void) {
          p->loss, dl, worst_name, worst);
   if (!(dl < 1e-6 && worst < 1e-5)) {
     fprintf(stderr, "FAIL: the class-wise loss differs from the pairwise one with one image per class\n");
+    g_fails++;
+  }
+  dc_clip_free(p);
+  dc_clip_free(q);
+  free(p);
+  free(q);
+}
+
+/* The text encoder on the prompts cut after the last end-of-text token
+ * (dc_clip_set_prompts) gives the full context's loss and gradients: it is causal and
+ * pools at the end of text. An end of text outside the context is refused. */
+static void prompts_cut_at_eot(void) {
+  const struct dc_backend *be = dc_backend_cpu();
+  struct dc_model_config cfg;
+  small_config(&cfg);
+  cfg.context = 9; /* prompts of 4 tokens (start, two words, end): 5 of 9 never read */
+  enum { N = 4 };
+  struct dc_clip *p = calloc(1, sizeof *p), *q = calloc(1, sizeof *q);
+  if (dc_clip_init(p, &cfg, N, N, DC_CLIP_PAIRWISE, be) || dc_clip_init(q, &cfg, N, N, DC_CLIP_PAIRWISE, be) ||
+      dc_init_weights(&p->params, &p->buffers, &cfg, 5) || dc_init_weights(&q->params, &q->buffers, &cfg, 5))
+    abort();
+  int cls[N] = {1, 0, 3, 2};
+  fill_prompts(p, cls, 7, 1);
+  fill_prompts(q, cls, 7, 0);
+  if (dc_clip_forward(p, 1) || dc_clip_forward(q, 1) || dc_clip_backward(p) || dc_clip_backward(q)) abort();
+  double dl = fabs(p->loss - q->loss) / fabs(p->loss), worst = 0;
+  const char *worst_name = "";
+  double total = sqrt(be->dot(p->params.grads, p->params.grads, p->params.n_trainable));
+  for (int i = 0; i < p->params.count; i++) {
+    const struct dc_tensor_info *t = &p->params.items[i];
+    if (!t->trainable) continue;
+    double e = rel_err(dc_grad(&q->params, i), dc_grad(&p->params, i), t->numel, 1e-4 * total);
+    if (e > worst) worst = e, worst_name = t->name;
+  }
+  printf("prompts cut after the end of text (%d of %d tokens): loss %.7f vs %.7f (rel %.1e), worst gradient %s %.1e\n",
+         q->text_ctx, cfg.context, q->loss, p->loss, dl, worst_name, worst);
+  if (!(q->text_ctx == 4 && dl < 1e-6 && worst < 1e-5)) {
+    fprintf(stderr, "FAIL: the prompts cut after the end of text differ from the full context\n");
+    g_fails++;
+  }
+  int tok[N * 9] = {0}, eot[N] = {3, 3, 9, 3};
+  if (dc_clip_set_prompts(q, tok, eot) != DC_ERR_ARG) {
+    fprintf(stderr, "FAIL: an end-of-text position past the context was accepted\n");
     g_fails++;
   }
   dc_clip_free(p);
@@ -166,6 +217,7 @@ static void linear_head(void) {
 
 int main(void) {
   classwise_equals_pairwise();
+  prompts_cut_at_eot();
   linear_head();
   if (g_fails) return 1;
   printf("test_clip_losses: all checks passed\n");

@@ -420,8 +420,7 @@ static enum dc_status check_finetune(hid_t f, const struct dc_model_config *cfg,
     ti[b] = (int)t.ints[b];
     ar[b] = b;
   }
-  be->upload(c->io.tokens, ids, (size_t)B * X * sizeof *ids);
-  be->upload(c->io.eot, eot, (size_t)B * sizeof(int));
+  DC_TRY(dc_clip_set_prompts(c, ids, eot)); /* cut after the last end of text, as the product runs */
   be->upload(c->io.t, ti, (size_t)B * sizeof(int));
   be->upload(c->io.text_of, ar, (size_t)B * sizeof(int));
   be->upload(c->io.targets, ar, (size_t)B * sizeof(int));
@@ -481,8 +480,7 @@ static enum dc_status check_eval_only(hid_t f, const struct dc_model_config *cfg
       }
       ti[b] = (int)t.ints[b];
     }
-    be->upload(c->io.tokens, ids, (size_t)B * X * sizeof *ids);
-    be->upload(c->io.eot, eot, (size_t)B * sizeof(int));
+    DC_TRY(dc_clip_set_prompts(c, ids, eot));
     be->upload(c->io.t, ti, (size_t)B * sizeof(int));
     free(ids);
     dc_clip_image_features(c, 0);

@@ -214,8 +214,7 @@ static enum dc_status bench_finetune(const struct bench_opts *o, const struct dc
     pair[b] = b % Bt;
     ar[b] = b;
   }
-  be->upload(c->io.tokens, tok, (size_t)Bt * X * sizeof(int));
-  be->upload(c->io.eot, eot, (size_t)Bt * sizeof(int));
+  DC_TRY(dc_clip_set_prompts(c, tok, eot));
   be->upload(c->io.t, tt, (size_t)B * sizeof(int));
   be->upload(c->io.text_of, pair, (size_t)B * sizeof(int));
   be->upload(c->io.targets, ar, (size_t)B * sizeof(int));
@@ -231,7 +230,7 @@ static enum dc_status bench_finetune(const struct bench_opts *o, const struct dc
     if (i >= 0) t[i] = dc_now_s() - t0;
   }
   DC_TRY(be->error());
-  double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt)) / 1e9;
+  double gflop = 3 * (dc_flops_image_forward(cfg, B) + dc_flops_text_forward(cfg, Bt, c->text_ctx)) / 1e9;
   report(be, label, B, gflop, summarise(t, o->iters));
   dc_adam_free(&adam, be);
   return DC_OK;

@@ -89,6 +89,7 @@ static enum dc_status init(struct dc_clip *c, const struct dc_model_config *cfg,
   if (B < 2) return DC_ERROR(DC_ERR_ARG, "fine-tuning batch %d: BatchNorm needs at least 2 samples", B);
   if (Bt < 1) return DC_ERROR(DC_ERR_ARG, "fine-tuning needs at least one text or class, got %d", Bt);
   c->cfg = *cfg;
+  c->text_ctx = cfg->context; /* until dc_clip_set_prompts cuts the prompts */
   c->B = B;
   c->Bt = Bt;
   c->loss_kind = loss;
@@ -131,11 +132,29 @@ void dc_clip_free(struct dc_clip *c) {
   dc_registry_free(&c->buffers);
 }
 
-/* Text features (Bt, D) of the prompts in io.tokens. */
+enum dc_status dc_clip_set_prompts(struct dc_clip *c, const int *tokens, const int *eot) {
+  int Bt = c->Bt, X = c->cfg.context, Xe = 1;
+  for (int k = 0; k < Bt; k++) {
+    if (eot[k] < 0 || eot[k] >= X)
+      return DC_ERROR(DC_ERR_ARG, "prompt %d: end-of-text position %d outside the context of %d tokens", k, eot[k], X);
+    if (eot[k] + 1 > Xe) Xe = eot[k] + 1;
+  }
+  int *kept = malloc((size_t)Bt * Xe * sizeof *kept);
+  DC_CHECK_ALLOC(kept);
+  for (int k = 0; k < Bt; k++) memcpy(kept + (size_t)k * Xe, tokens + (size_t)k * X, (size_t)Xe * sizeof *kept);
+  const struct dc_backend *be = c->params.be;
+  be->upload(c->io.tokens, kept, (size_t)Bt * Xe * sizeof *kept);
+  be->upload(c->io.eot, eot, (size_t)Bt * sizeof *eot);
+  free(kept);
+  c->text_ctx = Xe;
+  return DC_OK;
+}
+
+/* Text features (Bt, D) of the prompts in io.tokens, text_ctx tokens each. */
 static void text_fwd(struct dc_clip *c, const struct dc_nn *nn) {
   const struct dc_backend *be = nn->be;
   const struct dc_text_encoder *t = &c->text;
-  int Bt = c->Bt, X = c->cfg.context, Wt = c->cfg.text_width, D = c->cfg.embed_dim;
+  int Bt = c->Bt, X = c->text_ctx, Wt = c->cfg.text_width, D = c->cfg.embed_dim;
   be->embedding_forward(c->txt_acts.xs[0], c->io.tokens, dc_param(nn->reg, t->tok_emb), Bt * X, Wt);
   be->add_broadcast(c->txt_acts.xs[0], dc_param(nn->reg, t->pos_emb), Bt, (size_t)X * Wt);
   dc_stack_fwd(nn, &t->st, &c->txt_acts, Bt, X);
@@ -244,7 +263,7 @@ enum dc_status dc_clip_backward(struct dc_clip *c) {
   const struct dc_model_config *cfg = &c->cfg;
   const struct dc_text_encoder *t = &c->text;
   int B = c->B, Bt = c->Bt, M = cfg->n_modalities, S = dc_cfg_tokens(cfg) + 1, D = cfg->embed_dim;
-  int X = cfg->context, Wt = cfg->text_width;
+  int X = c->text_ctx, Wt = cfg->text_width;
   be->zero(c->params.grads, c->params.n_trainable * sizeof(float));
   if (c->loss_kind == DC_CLIP_LINEAR) {
     be->cross_entropy_backward(k->dlogits, k->probs_i, c->io.text_of, B, Bt, 1.0f);

@@ -39,7 +39,7 @@ double dc_flops_image_forward(const struct dc_model_config *c, int B) {
   return encoder_flops(c, B, dc_cfg_tokens(c)) + 2.0 * B * c->n_modalities * (double)c->embed_dim * c->embed_dim;
 }
 
-double dc_flops_text_forward(const struct dc_model_config *c, int Bt) {
-  int X = c->context, W = c->text_width;
+double dc_flops_text_forward(const struct dc_model_config *c, int Bt, int ctx) {
+  int X = ctx > 0 ? ctx : c->context, W = c->text_width;
   return stack_flops(Bt * X, X, W, 4.0 * W, c->text_layers) + 2.0 * Bt * (double)W * c->embed_dim;
 }

@@ -86,10 +86,7 @@ enum dc_status dc_stage2_model(const struct dc_config *cfg, const struct dc_mode
   /* auto: CUDA when built and a GPU is visible (run.backend's documented meaning) */
   DC_TRY(dc_backend_get(kind == DC_RUN_BACKEND_CUDA ? "cuda" : kind == DC_RUN_BACKEND_CPU ? "cpu" : "auto", &be));
   DC_TRY(eval_only ? dc_clip_init_eval(*out, mcfg, B, text->N, loss, be) : dc_clip_init(*out, mcfg, B, text->N, loss, be));
-  if (loss != DC_CLIP_LINEAR) {
-    be->upload((*out)->io.tokens, text->tokens, (size_t)text->N * mcfg->context * sizeof(int));
-    be->upload((*out)->io.eot, text->eot, (size_t)text->N * sizeof(int));
-  }
+  if (loss != DC_CLIP_LINEAR) DC_TRY(dc_clip_set_prompts(*out, text->tokens, text->eot));
   return DC_OK;
 }
 

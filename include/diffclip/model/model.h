@@ -211,6 +211,7 @@ struct dc_clip {
   float loss; /* host copy */
   int train;  /* BatchNorm mode of the last forward */
   int eval_only; /* made by dc_clip_init_eval: forward passes only */
+  int text_ctx;  /* tokens per prompt the text encoder runs on (dc_clip_set_prompts) */
 };
 /* B images per step; Bt texts (prompts) per step, or classes for DC_CLIP_LINEAR.
  * io.text_of must hold each image's text (its class); io.targets is arange(B). */
@@ -222,6 +223,14 @@ enum dc_status dc_clip_init(struct dc_clip *c, const struct dc_model_config *cfg
 enum dc_status dc_clip_init_eval(struct dc_clip *c, const struct dc_model_config *cfg, int B, int Bt,
                                  enum dc_clip_loss loss, const struct dc_backend *be);
 void dc_clip_free(struct dc_clip *c);
+/* The Bt prompts: tokens (Bt, context) and eot (Bt), the end-of-text position of each
+ * (where its feature is pooled), in host memory; uploaded into io.tokens and io.eot.
+ * The text encoder is causal and reads only the end-of-text rows, so no token after the
+ * last end-of-text position can change a feature or a gradient: the prompts are kept only
+ * up to it (text_ctx = max eot + 1 tokens each, io.tokens then (Bt, text_ctx)), the same
+ * mathematics as the full context in a fraction of the work (CLIP's prompts here are a
+ * dozen tokens of 77). DC_ERR_ARG for an eot outside [0, context). */
+enum dc_status dc_clip_set_prompts(struct dc_clip *c, const int *tokens, const int *eot);
 /* Full forward and loss (train: BatchNorm batch statistics). */
 enum dc_status dc_clip_forward(struct dc_clip *c, int train);
 /* Parts of the forward, for inference: image features (B, D) of io.x / io.t into
@@ -233,7 +242,8 @@ enum dc_status dc_clip_backward(struct dc_clip *c);
 /* ---- matrix-multiply FLOP counts of one forward (training step = 3x) ---- */
 double dc_flops_pretrain_forward(const struct dc_model_config *c, int B);
 double dc_flops_image_forward(const struct dc_model_config *c, int B);
-double dc_flops_text_forward(const struct dc_model_config *c, int Bt);
+/* ctx: tokens per prompt the encoder runs on (dc_clip's text_ctx; cfg->context when <= 0) */
+double dc_flops_text_forward(const struct dc_model_config *c, int Bt, int ctx);
 
 /* ---- fixed tables (host) ---- */
 /* 2-D sin-cos position table ((W*W + 1), D), cls row (zeros) first; D % 4 == 0. */
