@@ -160,6 +160,60 @@ static void prompts_cut_at_eot(void) {
   free(q);
 }
 
+/* An inference forward on the CPU runs its stacks in chunks of whole sequences
+ * (dc_stack_fwd, 1024 rows); an image's features do not depend on the chunk it fell in.
+ * 64 images of two modalities are 128 sequences of 10 tokens: two chunks, and image 63's
+ * two sequences land in different ones; a batch of 2 runs in one. */
+static void inference_chunks(void) {
+  const struct dc_backend *be = dc_backend_cpu();
+  struct dc_model_config cfg;
+  small_config(&cfg);
+  enum { NB = 64, NS = 2 };
+  struct dc_clip *big = calloc(1, sizeof *big), *sm = calloc(1, sizeof *sm);
+  if (dc_clip_init_eval(big, &cfg, NB, 2, DC_CLIP_PAIRWISE, be) || dc_clip_init_eval(sm, &cfg, NS, 2, DC_CLIP_PAIRWISE, be) ||
+      dc_init_weights(&big->params, &big->buffers, &cfg, 6) || dc_init_weights(&sm->params, &sm->buffers, &cfg, 6))
+    abort();
+  /* the published init zeroes some layers (visual.head): random weights, the same in both */
+  float *w = malloc(big->params.n_total * sizeof *w);
+  dc_rng_fill_uniform(w, big->params.n_total, 22, 0, 0);
+  for (size_t i = 0; i < big->params.n_total; i++) w[i] = 0.6f * (w[i] - 0.5f);
+  be->upload(big->params.params, w, big->params.n_total * sizeof *w);
+  be->upload(sm->params.params, w, sm->params.n_total * sizeof *w);
+  free(w);
+  int L = dc_cfg_tokens(&cfg), D = cfg.embed_dim, t[NB];
+  for (int m = 0; m < 2; m++) {
+    size_t per = (size_t)L * cfg.bands[m];
+    float *x = malloc(NB * per * sizeof *x);
+    dc_rng_fill_uniform(x, NB * per, 21, (uint64_t)m, 0);
+    be->upload(big->io.x[m], x, NB * per * sizeof *x);
+    be->upload(sm->io.x[m], x + (NB - NS) * per, NS * per * sizeof *x); /* the last two images */
+    free(x);
+  }
+  for (int b = 0; b < NB; b++) t[b] = (int)dc_rng_below(21, 3, (uint64_t)b, 0, 1000);
+  be->upload(big->io.t, t, NB * sizeof *t);
+  be->upload(sm->io.t, t + NB - NS, NS * sizeof *t);
+  dc_clip_image_features(big, 0);
+  dc_clip_image_features(sm, 0);
+  float fb[NB * 64], fs[NS * 64];
+  be->download(fb, big->io.image_features, (size_t)NB * D * sizeof *fb);
+  be->download(fs, sm->io.image_features, (size_t)NS * D * sizeof *fs);
+  double worst = 0, scale = 0;
+  for (int i = 0; i < NS * D; i++) {
+    worst = fmax(worst, fabs((double)fb[(NB - NS) * D + i] - fs[i]));
+    scale = fmax(scale, fabs((double)fs[i]));
+  }
+  printf("inference in chunks: the last 2 of 64 images as in a batch of 2, max difference %.1e (features up to %.2f)\n",
+         worst, scale);
+  if (!(worst <= 1e-6 * fmax(1, scale))) {
+    fprintf(stderr, "FAIL: an image's inference features depend on its chunk\n");
+    g_fails++;
+  }
+  dc_clip_free(big);
+  dc_clip_free(sm);
+  free(big);
+  free(sm);
+}
+
 static void linear_head(void) {
   const struct dc_backend *be = dc_backend_cpu();
   struct dc_model_config cfg;
@@ -218,6 +272,7 @@ static void linear_head(void) {
 int main(void) {
   classwise_equals_pairwise();
   prompts_cut_at_eot();
+  inference_chunks();
   linear_head();
   if (g_fails) return 1;
   printf("test_clip_losses: all checks passed\n");
