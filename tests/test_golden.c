@@ -16,7 +16,9 @@
  * differences of nearly equal sums, which turns bf16's 2^-9 rounding of the GEMM operands
  * into relative errors up to 0.32 there (measured). It must also differ from the reference
  * by more than fp32's 1e-4 (else the bf16 path was not in effect); without bf16
- * instructions it prints "skipped" and passes. DIFFCLIP_GOLDEN_TOL overrides the tolerance. */
+ * instructions it prints "skipped" and passes. DIFFCLIP_GOLDEN_TOL overrides the tolerance.
+ * DIFFCLIP_GOLDEN_CHUNK_ROWS sets the rows per chunk of the transformer stacks' passes
+ * (dc_stack_set_chunk_rows): 1 runs every sequence as a chunk of its own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,6 +545,8 @@ int main(void) {
     g_tolerance = atof(tol); /* one tolerance for every tensor */
   else if (bf16)
     g_tol_reduction_grads = TOLERANCE_BF16_REDUCTION_GRADS;
+  const char *chunk = getenv("DIFFCLIP_GOLDEN_CHUNK_ROWS");
+  if (chunk) dc_stack_set_chunk_rows(atoi(chunk));
   const struct dc_backend *be;
   if (dc_backend_get(name, &be) != DC_OK) return 1;
   printf("golden: backend %s%s, tolerance %.0e\n", be->name, bf16 ? " (bf16 GEMMs)" : "", g_tolerance);

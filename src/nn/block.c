@@ -170,28 +170,49 @@ void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts
   acts->rstd = dc_arena_floats(a, N);
 }
 
-/* Rows per chunk of an inference forward on the CPU (dc_stack_fwd): 8 sequences of 122
- * tokens, whose block activations (about 0.5 MB per 128 channels) stay in the cores' L2
- * between ops. */
+/* Rows per chunk of a stack's pass on the CPU (dc_stack_fwd, dc_stack_bwd): 8 sequences of
+ * 122 tokens, whose block activations (about 0.5 MB per 128 channels) stay in the cores'
+ * L2 between one op and the next. */
 #define STACK_CHUNK_ROWS 1024
 
-/* A training forward runs each block on the whole batch (its activations are kept for
- * backward). An inference forward on the CPU runs the batch in chunks of whole sequences,
- * each through every block and the final norm before the next chunk, so that one op's
- * output is still in cache when the next reads it; the sequences are independent, so the
- * result is the same. */
+/* Sequences per chunk: whole sequences of about STACK_CHUNK_ROWS rows on the CPU; the
+ * whole batch on a GPU, whose kernels want large ones. */
+static int g_chunk_rows = STACK_CHUNK_ROWS;
+
+void dc_stack_set_chunk_rows(int rows) { g_chunk_rows = rows > 0 ? rows : STACK_CHUNK_ROWS; }
+
+static int stack_chunk(const struct dc_nn *nn, int B, int T) {
+  if (nn->be->device_memory) return B;
+  int chunk = g_chunk_rows / T;
+  return chunk < 1 ? 1 : chunk;
+}
+
+/* The activations of sequences b0 .. of a block kept for the whole batch */
+static struct dc_block_acts block_acts_at(const struct dc_block_acts *a, const struct dc_block *blk, int b0, int T) {
+  struct dc_block_acts v = *a;
+  if (!a->train) return v; /* an inference block's buffers hold one chunk, reused */
+  size_t r = (size_t)b0 * T, C = blk->C, H = blk->hidden;
+  v.ln1 += r * C, v.ln1_mean += r, v.ln1_rstd += r, v.qkv += r * 3 * C, v.atty += r * C, v.y += r * C;
+  v.ln2 += r * C, v.ln2_mean += r, v.ln2_rstd += r, v.h += r * H, v.a += r * H;
+  if (v.att) v.att += (size_t)b0 * blk->NH * T * T;
+  return v;
+}
+
+/* A stack's forward and backward run the batch in chunks of whole sequences, each chunk
+ * through every block (and the final norm) before the next, so that one op's output is
+ * still in cache when the next op reads it. The sequences are independent, so the
+ * activations are those of the whole batch; parameter gradients accumulate over the
+ * chunks (in a fixed order: a run stays reproducible). */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T) {
-  int chunk = B;
-  if (st->depth > 0 && !acts->blocks[0].train && !nn->be->device_memory) {
-    chunk = STACK_CHUNK_ROWS / T;
-    if (chunk < 1) chunk = 1;
-  }
+  int chunk = stack_chunk(nn, B, T);
   size_t C = st->norm.C;
   for (int b0 = 0; b0 < B; b0 += chunk) {
     int bc = B - b0 < chunk ? B - b0 : chunk;
     size_t off = (size_t)b0 * T * C;
-    for (int i = 0; i < st->depth; i++)
-      dc_block_fwd(nn, &st->blocks[i], &acts->blocks[i], acts->xs[i + 1] + off, acts->xs[i] + off, bc, T);
+    for (int i = 0; i < st->depth; i++) {
+      struct dc_block_acts v = block_acts_at(&acts->blocks[i], &st->blocks[i], b0, T);
+      dc_block_fwd(nn, &st->blocks[i], &v, acts->xs[i + 1] + off, acts->xs[i] + off, bc, T);
+    }
     nn->be->layernorm_forward(acts->out + off, acts->mean + (size_t)b0 * T, acts->rstd + (size_t)b0 * T,
                               acts->xs[st->depth] + off, dc_param(nn->reg, st->norm.w), dc_param(nn->reg, st->norm.b),
                               bc * T, st->norm.C, st->norm.eps);
@@ -200,11 +221,19 @@ void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_s
 
 void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
                   const struct dc_block_scratch *s, const float *dout, int B, int T) {
-  nn->be->layernorm_backward(acts->dres, dc_grad(nn->reg, st->norm.w), dc_grad(nn->reg, st->norm.b), dout,
-                             acts->xs[st->depth], dc_param(nn->reg, st->norm.w), acts->mean, acts->rstd,
-                             B * T, st->norm.C);
-  for (int i = st->depth - 1; i >= 0; i--)
-    dc_block_bwd(nn, &st->blocks[i], &acts->blocks[i], s, acts->dres, acts->dres, acts->xs[i], B, T);
+  int chunk = stack_chunk(nn, B, T);
+  size_t C = st->norm.C;
+  for (int b0 = 0; b0 < B; b0 += chunk) {
+    int bc = B - b0 < chunk ? B - b0 : chunk;
+    size_t off = (size_t)b0 * T * C;
+    nn->be->layernorm_backward(acts->dres + off, dc_grad(nn->reg, st->norm.w), dc_grad(nn->reg, st->norm.b),
+                               dout + off, acts->xs[st->depth] + off, dc_param(nn->reg, st->norm.w),
+                               acts->mean + (size_t)b0 * T, acts->rstd + (size_t)b0 * T, bc * T, st->norm.C);
+    for (int i = st->depth - 1; i >= 0; i--) {
+      struct dc_block_acts v = block_acts_at(&acts->blocks[i], &st->blocks[i], b0, T);
+      dc_block_bwd(nn, &st->blocks[i], &v, s, acts->dres + off, acts->dres + off, acts->xs[i] + off, bc, T);
+    }
+  }
 }
 
 enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, const char *block_prefix,

@@ -123,6 +123,10 @@ void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const st
  * the depth; dc_stack_bwd must not be called on them (acts->dres is NULL). */
 void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
                                   int T);
+/* Rows per chunk of a stack's passes on the CPU (block.c; rows <= 0: the default, 1024):
+ * for tests, which split a batch into single sequences to check that chunks change
+ * nothing. */
+void dc_stack_set_chunk_rows(int rows);
 /* Input is acts->xs[0] (filled by the caller); output in acts->out. */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T);
 /* dout (N,C) is the gradient of acts->out; the input gradient is left in acts->dres. */
