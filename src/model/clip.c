@@ -38,8 +38,8 @@ static void take_all(struct dc_clip *c) {
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, Bt = c->Bt, M = cfg->n_modalities, L = dc_cfg_tokens(cfg), text = c->loss_kind != DC_CLIP_LINEAR;
   size_t D = cfg->embed_dim, Wt = cfg->text_width, X = cfg->context, S = L + 1, LW = (size_t)(B > Bt ? B : Bt);
-  dc_image_encoder_acts_take(a, &c->enc_acts, &c->enc, B, L, c->eval_only);
-  if (text && c->eval_only) dc_stack_acts_take_inference(a, &c->txt_acts, &c->text.st, Bt, (int)X);
+  dc_image_encoder_acts_take(a, &c->enc_acts, &c->enc, B, L, c->eval_only, c->params.be);
+  if (text && c->eval_only) dc_stack_acts_take_inference(a, &c->txt_acts, &c->text.st, Bt, (int)X, c->params.be);
   else if (text) dc_stack_acts_take(a, &c->txt_acts, &c->text.st, Bt, (int)X);
   for (int m = 0; m < M; m++) c->io.x[m] = dc_arena_floats(a, (size_t)B * L * cfg->bands[m]);
   c->io.t = dc_arena_ints(a, B);

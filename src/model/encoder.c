@@ -50,7 +50,8 @@ enum dc_status dc_image_encoder_register(struct dc_image_encoder *e, struct dc_r
 }
 
 void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts *acts,
-                                const struct dc_image_encoder *e, int B, int keep, int inference) {
+                                const struct dc_image_encoder *e, int B, int keep, int inference,
+                                const struct dc_backend *be) {
   const struct dc_model_config *cfg = &e->cfg;
   size_t L = (size_t)dc_cfg_tokens(cfg), D = cfg->embed_dim;
   int hmax = 0;
@@ -78,7 +79,7 @@ void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts
   }
   acts->clspos = dc_arena_floats(a, D);
   if (inference) { /* no backward: shared block activations, no gradient buffers */
-    dc_stack_acts_take_inference(a, &acts->st, &e->enc, cfg->n_modalities * B, keep + 1);
+    dc_stack_acts_take_inference(a, &acts->st, &e->enc, cfg->n_modalities * B, keep + 1, be);
     acts->dtok = acts->dtau = acts->dtsu = acts->dr = acts->dz = NULL;
     return;
   }

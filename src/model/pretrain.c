@@ -42,7 +42,7 @@ static void take_all(struct dc_pretrain *p) {
   const struct dc_model_config *cfg = &p->cfg;
   int B = p->B, M = cfg->n_modalities, L = dc_cfg_tokens(cfg), K = dc_cfg_keep(cfg);
   size_t S = (size_t)L + 1, E = cfg->decoder_dim, D = cfg->embed_dim;
-  dc_image_encoder_acts_take(a, &p->enc_acts, &p->enc, B, K, 0);
+  dc_image_encoder_acts_take(a, &p->enc_acts, &p->enc, B, K, 0, p->params.be);
   for (int m = 0; m < M; m++) {
     struct dc_pretrain_acts *d = &p->dec_acts[m];
     size_t h = cfg->stem_width[m], C = cfg->bands[m];

@@ -152,24 +152,6 @@ void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const st
   acts->dres = dc_arena_floats(a, N * C);
 }
 
-void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
-                                  int T) {
-  size_t N = (size_t)B * T, C = st->norm.C;
-  memset(acts, 0, sizeof *acts);
-  /* one block's activations for all (the blocks of a stack have one shape), without the
-   * attention probabilities (only backward reads them), the block inputs in two buffers
-   * taken in turn; no residual-stream gradient */
-  if (st->depth > 0) dc_block_acts_take(a, &acts->blocks[0], &st->blocks[0], B, T, 0);
-  for (int i = 1; i < st->depth; i++) acts->blocks[i] = acts->blocks[0];
-  float *x[2];
-  x[0] = dc_arena_floats(a, N * C);
-  x[1] = dc_arena_floats(a, N * C);
-  for (int i = 0; i <= st->depth; i++) acts->xs[i] = x[i % 2];
-  acts->out = dc_arena_floats(a, N * C);
-  acts->mean = dc_arena_floats(a, N);
-  acts->rstd = dc_arena_floats(a, N);
-}
-
 /* Rows per chunk of a stack's pass on the CPU (dc_stack_fwd, dc_stack_bwd): 8 sequences of
  * 122 tokens, whose block activations (about 0.5 MB per 128 channels) stay in the cores'
  * L2 between one op and the next. */
@@ -181,10 +163,29 @@ static int g_chunk_rows = STACK_CHUNK_ROWS;
 
 void dc_stack_set_chunk_rows(int rows) { g_chunk_rows = rows > 0 ? rows : STACK_CHUNK_ROWS; }
 
-static int stack_chunk(const struct dc_nn *nn, int B, int T) {
-  if (nn->be->device_memory) return B;
+static int stack_chunk(const struct dc_backend *be, int B, int T) {
+  if (be->device_memory) return B;
   int chunk = g_chunk_rows / T;
-  return chunk < 1 ? 1 : chunk;
+  return chunk < 1 ? 1 : chunk < B ? chunk : B;
+}
+
+void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
+                                  int T, const struct dc_backend *be) {
+  size_t N = (size_t)B * T, C = st->norm.C;
+  memset(acts, 0, sizeof *acts);
+  /* one block's activations for all (the blocks of a stack have one shape), for one chunk,
+   * without the attention probabilities (only backward reads them), the block inputs in two
+   * buffers taken in turn; no residual-stream gradient */
+  acts->chunk = stack_chunk(be, B, T);
+  if (st->depth > 0) dc_block_acts_take(a, &acts->blocks[0], &st->blocks[0], acts->chunk, T, 0);
+  for (int i = 1; i < st->depth; i++) acts->blocks[i] = acts->blocks[0];
+  float *x[2];
+  x[0] = dc_arena_floats(a, N * C);
+  x[1] = dc_arena_floats(a, N * C);
+  for (int i = 0; i <= st->depth; i++) acts->xs[i] = x[i % 2];
+  acts->out = dc_arena_floats(a, N * C);
+  acts->mean = dc_arena_floats(a, N);
+  acts->rstd = dc_arena_floats(a, N);
 }
 
 /* The activations of sequences b0 .. of a block kept for the whole batch */
@@ -204,7 +205,8 @@ static struct dc_block_acts block_acts_at(const struct dc_block_acts *a, const s
  * activations are those of the whole batch; parameter gradients accumulate over the
  * chunks (in a fixed order: a run stays reproducible). */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T) {
-  int chunk = stack_chunk(nn, B, T);
+  int chunk = stack_chunk(nn->be, B, T);
+  if (acts->chunk > 0 && acts->chunk < chunk) chunk = acts->chunk; /* what its buffers hold */
   size_t C = st->norm.C;
   for (int b0 = 0; b0 < B; b0 += chunk) {
     int bc = B - b0 < chunk ? B - b0 : chunk;
@@ -221,7 +223,7 @@ void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_s
 
 void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
                   const struct dc_block_scratch *s, const float *dout, int B, int T) {
-  int chunk = stack_chunk(nn, B, T);
+  int chunk = stack_chunk(nn->be, B, T);
   size_t C = st->norm.C;
   for (int b0 = 0; b0 < B; b0 += chunk) {
     int bc = B - b0 < chunk ? B - b0 : chunk;

@@ -82,9 +82,11 @@ struct dc_image_encoder_acts {
 enum dc_status dc_image_encoder_register(struct dc_image_encoder *e, struct dc_registry *params,
                                          struct dc_registry *buffers, const struct dc_model_config *cfg,
                                          const char *prefix, int pos_trainable);
-/* inference: forward passes only (no gradient buffers; the blocks share activations). */
+/* inference: forward passes only (no gradient buffers; the blocks share activations,
+ * sized for the chunks that backend be runs the stack in). */
 void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts *acts,
-                                const struct dc_image_encoder *e, int B, int keep, int inference);
+                                const struct dc_image_encoder *e, int B, int keep, int inference,
+                                const struct dc_backend *be);
 /* x[m] (B*L, C_m) channel-last patches; t (B) timesteps; ids_keep[m] (B*K) kept tokens in
  * order, or NULL for all L tokens (K = L). train: BatchNorm uses batch statistics and
  * updates the running ones; otherwise running statistics. Output acts->st.out (M*B,T,D). */

@@ -108,6 +108,7 @@ struct dc_stack {
 };
 struct dc_stack_acts {
   struct dc_block_acts blocks[DC_MAX_DEPTH];
+  int chunk; /* inference: the sequences its shared block activations hold (0: all) */
   float *xs[DC_MAX_DEPTH + 1]; /* block inputs; xs[depth] is the last block's output (N,C) */
   float *out, *mean, *rstd;    /* after the final norm (N,C) (N) (N) */
   float *dres;                 /* (N,C) residual-stream gradient */
@@ -118,11 +119,13 @@ enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, con
                                  int NH, int hidden, enum dc_act act, float ln_eps, int causal,
                                  int trainable);
 void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T);
-/* The same for forward passes only (inference): the blocks share one set of activations
- * and the block inputs alternate between two buffers, so the memory does not grow with
- * the depth; dc_stack_bwd must not be called on them (acts->dres is NULL). */
+/* The same for forward passes only (inference): the blocks share one set of activations,
+ * for one chunk of the sequences that backend be runs a stack's pass in (dc_stack_fwd),
+ * and the block inputs alternate between two buffers, so the memory grows neither with
+ * the depth nor, past a chunk, with the batch; dc_stack_bwd must not be called on them
+ * (acts->dres is NULL). */
 void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B,
-                                  int T);
+                                  int T, const struct dc_backend *be);
 /* Rows per chunk of a stack's passes on the CPU (block.c; rows <= 0: the default, 1024):
  * for tests, which split a batch into single sequences to check that chunks change
  * nothing. */
