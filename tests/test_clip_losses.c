@@ -82,6 +82,22 @@ static double rel_err(const float *a, const float *b, size_t n, double floor) {
   return sqrt(num) / fmax(sqrt(den), floor);
 }
 
+/* The worst rel_err over q's gradients against p's, tensor by tensor (matched by name),
+ * each against a floor of 1e-4 of p's whole gradient norm; its tensor in *name. */
+static double worst_grad_diff(const struct dc_clip *p, const struct dc_clip *q, const char **name) {
+  const struct dc_backend *be = p->params.be;
+  double total = sqrt(be->dot(p->params.grads, p->params.grads, p->params.n_trainable)), worst = 0;
+  *name = "";
+  for (int i = 0; i < p->params.count; i++) {
+    const struct dc_tensor_info *t = &p->params.items[i];
+    int j = dc_registry_find(&q->params, t->name);
+    if (j < 0 || !t->trainable) continue;
+    double e = rel_err(dc_grad(&q->params, j), dc_grad(&p->params, i), t->numel, 1e-4 * total);
+    if (e > worst) worst = e, *name = t->name;
+  }
+  return worst;
+}
+
 static void classwise_equals_pairwise(void) {
   const struct dc_backend *be = dc_backend_cpu();
   struct dc_model_config cfg;
@@ -95,16 +111,8 @@ static void classwise_equals_pairwise(void) {
   fill(p, cls, 9);
   fill(q, cls, 9);
   if (dc_clip_forward(p, 1) || dc_clip_forward(q, 1) || dc_clip_backward(p) || dc_clip_backward(q)) abort();
-  double dl = fabs(p->loss - q->loss) / fabs(p->loss), worst = 0;
-  const char *worst_name = "";
-  double total = sqrt(be->dot(p->params.grads, p->params.grads, p->params.n_trainable));
-  for (int i = 0; i < p->params.count; i++) {
-    const struct dc_tensor_info *t = &p->params.items[i];
-    int j = dc_registry_find(&q->params, t->name);
-    if (j < 0 || !t->trainable) continue;
-    double e = rel_err(dc_grad(&q->params, j), dc_grad(&p->params, i), t->numel, 1e-4 * total);
-    if (e > worst) worst = e, worst_name = t->name;
-  }
+  const char *worst_name;
+  double dl = fabs(p->loss - q->loss) / fabs(p->loss), worst = worst_grad_diff(p, q, &worst_name);
   printf("same-class positives, one image per class: loss %.7f vs %.7f (rel %.1e), worst gradient %s %.1e\n", q->loss,
          p->loss, dl, worst_name, worst);
   if (!(dl < 1e-6 && worst < 1e-5)) {
@@ -134,15 +142,8 @@ static void prompts_cut_at_eot(void) {
   fill_prompts(p, cls, 7, 1);
   fill_prompts(q, cls, 7, 0);
   if (dc_clip_forward(p, 1) || dc_clip_forward(q, 1) || dc_clip_backward(p) || dc_clip_backward(q)) abort();
-  double dl = fabs(p->loss - q->loss) / fabs(p->loss), worst = 0;
-  const char *worst_name = "";
-  double total = sqrt(be->dot(p->params.grads, p->params.grads, p->params.n_trainable));
-  for (int i = 0; i < p->params.count; i++) {
-    const struct dc_tensor_info *t = &p->params.items[i];
-    if (!t->trainable) continue;
-    double e = rel_err(dc_grad(&q->params, i), dc_grad(&p->params, i), t->numel, 1e-4 * total);
-    if (e > worst) worst = e, worst_name = t->name;
-  }
+  const char *worst_name;
+  double dl = fabs(p->loss - q->loss) / fabs(p->loss), worst = worst_grad_diff(p, q, &worst_name);
   printf("prompts cut after the end of text (%d of %d tokens): loss %.7f vs %.7f (rel %.1e), worst gradient %s %.1e\n",
          q->text_ctx, cfg.context, q->loss, p->loss, dl, worst_name, worst);
   if (!(q->text_ctx == 4 && dl < 1e-6 && worst < 1e-5)) {
