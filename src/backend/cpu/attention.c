@@ -603,38 +603,33 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
 }
 #endif
 
+/* 1 when the float fast path (AVX-512, see above) takes heads of hs channels over T tokens */
+static inline int attn_fast(int hs, int T) {
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+  return hs <= 16 && T <= ATTN_FT;
+#else
+  (void)hs, (void)T;
+  return 0;
+#endif
+}
+
 void OP(attention_forward)(real *out,       /* (B, T, C) */
                            real *att,       /* (B, NH, T, T) */
                            const real *qkv, /* (B, T, 3C) */
                            int B, int T, int C, int NH, int causal) {
   if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
-  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs);
+  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs), fast = attn_fast(hs, T);
   const size_t nkt = (size_t)hs * Tp, nv = (size_t)Tp * hsp;
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
-  if (hs <= 16 && T <= ATTN_FT) {
-#pragma omp parallel
-    {
-      float *buf = aligned_alloc(64, ATTN_FAST_FLOATS * sizeof *buf);
-#pragma omp for schedule(static)
-      for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const real *q = qkv + (size_t)b * T * 3 * C + h * hs;
-        real *o = out + (size_t)b * T * C + h * hs;
-        real *a = att ? att + (size_t)bh * T * T : NULL;
-        if (buf)
-          attn_fast_head(o, a, q, buf, T, C, hs, causal);
-        else
-          attn_forward_head_ref(o, a, q, q + C, q + 2 * C, T, C, hs, causal);
-      }
-      free(buf);
-    }
-    return;
-  }
-#endif
 #pragma omp parallel
   {
-    /* kt (hs, Tp), v (Tp, hsp), and without att a strip of ATTN_MR probability rows */
+    /* fast: its packed K, V, strip and query block; else kt (hs, Tp), v (Tp, hsp), and
+     * without att a strip of ATTN_MR probability rows */
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+    real *buf = fast ? aligned_alloc(64, ATTN_FAST_FLOATS * sizeof *buf)
+                     : malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
+#else
     real *buf = malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
+#endif
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
@@ -642,12 +637,16 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
       const real *k = q + C, *v = q + 2 * C;
       real *o = out + (size_t)b * T * C + h * hs;
       real *a = att ? att + (size_t)bh * T * T : NULL;
-      if (buf) {
+      if (!buf) {
+        attn_forward_head_ref(o, a, q, k, v, T, C, hs, causal);
+      } else if (fast) {
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+        attn_fast_head(o, a, q, buf, T, C, hs, causal);
+#endif
+      } else {
         attn_pack_t(buf, k, (size_t)3 * C, T, Tp, hs);
         attn_pack(buf + nkt, v, (size_t)3 * C, T, Tp, hs, hsp);
         attn_forward_head(o, a, buf + nkt + nv, q, buf, buf + nkt, T, Tp, C, hs, hsp, causal);
-      } else {
-        attn_forward_head_ref(o, a, q, k, v, T, C, hs, causal);
       }
     }
     free(buf);
@@ -660,34 +659,18 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
                             const real *att,  /* (B, NH, T, T) */
                             int B, int T, int C, int NH) {
   if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
-  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs);
+  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs), fast = attn_fast(hs, T);
   const size_t nvt = (size_t)hs * Tp, np = (size_t)Tp * hsp, nds = (size_t)T * Tp;
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
-  if (hs <= 16 && T <= ATTN_FT) {
-#pragma omp parallel
-    {
-      float *buf = aligned_alloc(64, ATTN_FAST_BWD_FLOATS * sizeof *buf);
-#pragma omp for schedule(static)
-      for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        const real *q = qkv + (size_t)b * T * 3 * C + h * hs;
-        real *dq = dqkv + (size_t)b * T * 3 * C + h * hs;
-        const real *dy = dout + (size_t)b * T * C + h * hs;
-        const real *a = att + (size_t)bh * T * T;
-        if (buf)
-          attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs);
-        else
-          attn_backward_head_ref(dq, dy, q, a, T, C, hs);
-      }
-      free(buf);
-    }
-    return;
-  }
-#endif
 #pragma omp parallel
   {
-    /* vt (hs, Tp); k, q, dout (Tp, hsp); ds (T, Tp); then ext (T) ints */
+    /* fast: its packed V^T, K, accumulators and strips; else vt (hs, Tp); k, q, dout
+     * (Tp, hsp); ds (T, Tp); then ext (T) ints */
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+    real *buf = fast ? aligned_alloc(64, ATTN_FAST_BWD_FLOATS * sizeof *buf)
+                     : malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
+#else
     real *buf = malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
+#endif
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
@@ -697,14 +680,18 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
       const real *a = att + (size_t)bh * T * T;
       if (!buf) {
         attn_backward_head_ref(dq, dy, q, a, T, C, hs);
-        continue;
+      } else if (fast) {
+#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+        attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs);
+#endif
+      } else {
+        real *vt = buf, *kp = vt + nvt, *qp = kp + np, *dop = qp + np, *ds = dop + np;
+        attn_pack_t(vt, q + 2 * C, (size_t)3 * C, T, Tp, hs);
+        attn_pack(kp, q + C, (size_t)3 * C, T, Tp, hs, hsp);
+        attn_pack(qp, q, (size_t)3 * C, T, Tp, hs, hsp);
+        attn_pack(dop, dy, C, T, Tp, hs, hsp);
+        attn_backward_head(dq, dy, a, vt, kp, qp, dop, ds, (int *)(ds + nds), T, Tp, C, hs, hsp);
       }
-      real *vt = buf, *kp = vt + nvt, *qp = kp + np, *dop = qp + np, *ds = dop + np;
-      attn_pack_t(vt, q + 2 * C, (size_t)3 * C, T, Tp, hs);
-      attn_pack(kp, q + C, (size_t)3 * C, T, Tp, hs, hsp);
-      attn_pack(qp, q, (size_t)3 * C, T, Tp, hs, hsp);
-      attn_pack(dop, dy, C, T, Tp, hs, hsp);
-      attn_backward_head(dq, dy, a, vt, kp, qp, dop, ds, (int *)(ds + nds), T, Tp, C, hs, hsp);
     }
     free(buf);
   }

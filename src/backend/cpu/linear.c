@@ -22,7 +22,7 @@ void OP(linear_forward)(real *out,          /* (N, OC) */
   if (N <= 0 || OC <= 0) return;
 #ifndef DC_REAL_F64
   /* oneDNN adds the bias in the product's own pass */
-  if (bias && IC > 0 && dc_cpu_matmul_bias_f32(1, 0, 1, N, OC, IC, inp, IC, weight, IC, bias, out, OC)) return;
+  if (bias && IC > 0 && dc_cpu_matmul_epi_f32(1, 0, 1, N, OC, IC, inp, IC, weight, IC, bias, DC_MM_EPI_NONE, 0.0f, NULL, out, OC)) return;
 #endif
   real beta = 0;
   if (bias || IC <= 0) {

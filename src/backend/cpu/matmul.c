@@ -230,12 +230,6 @@ int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int 
                  ldc);
 }
 
-int dc_cpu_matmul_bias_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                           const float *B, int ldb, const float *bias, float *C, int ldc) {
-  return mm_call(may_bf16, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, DC_MM_EPI_NONE, 0.0f, NULL, C,
-                 ldc);
-}
-
 int dc_cpu_matmul_epi_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                           const float *B, int ldb, const float *bias, enum dc_mm_epi epi, float epi_alpha,
                           const float *T, float *C, int ldc) {

@@ -17,17 +17,14 @@
  * contrastive logits and the text projection, which feed the loss directly). */
 int dc_cpu_matmul_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* The same with a bias row added to every row of C (bias (N), beta = 0): C = op(A) op(B) +
- * bias in one pass, as a linear layer's forward needs. */
-int dc_cpu_matmul_bias_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                           const float *B, int ldb, const float *bias, float *C, int ldc);
 
 /* What a product can do to its result in the same pass (oneDNN post-ops), after the bias:
  * add or multiply by a tensor T (M,N) with C's leading dimension, or an activation: GELU
  * (erf form), SWISH x * sigmoid(alpha x) (SiLU: alpha 1; QuickGELU: alpha 1.702), ReLU. */
 enum dc_mm_epi { DC_MM_EPI_NONE = 0, DC_MM_EPI_ADD, DC_MM_EPI_MUL, DC_MM_EPI_GELU, DC_MM_EPI_SWISH, DC_MM_EPI_RELU };
-/* C = epi(op(A) op(B) + bias), bias (N) or NULL, T given exactly for ADD and MUL; returns
- * 1 when oneDNN did it, 0 when the caller must (as dc_cpu_matmul_f32). */
+/* C = epi(op(A) op(B) + bias), bias (N) or NULL (a linear layer's bias added in the
+ * product's own pass), T given exactly for ADD and MUL; returns 1 when oneDNN did it, 0
+ * when the caller must (as dc_cpu_matmul_f32). */
 int dc_cpu_matmul_epi_f32(int may_bf16, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                           const float *B, int ldb, const float *bias, enum dc_mm_epi epi, float epi_alpha,
                           const float *T, float *C, int ldc);
