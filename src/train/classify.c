@@ -242,13 +242,23 @@ void *dc_class_out_wanted(void) {
   return none;
 }
 
+/* A rank's share of n samples classified in batches of B: whole batches, dealt out in
+ * order, so that every sample is classified in the same batch and at the same row on any
+ * rank count (GEMM kernels may round a row differently by its place in the matrix: maps on
+ * 1 and on 8 ranks are then identical to the bit, at the same threads per rank). */
+static void share(int n, int B, int size, int rank, int *lo, int *hi) {
+  long nb = ((long)n + B - 1) / B, b0 = nb * rank / size, b1 = nb * (rank + 1) / size;
+  *lo = (int)(b0 * B < n ? b0 * B : n), *hi = (int)(b1 * B < n ? b1 * B : n);
+}
+
 /* Gathers one output of `per` elements a sample (its MPI type `type`, `size` bytes each). */
-static int gather(const struct dc_dist *d, const void *mine, void *all, int n, int per, MPI_Datatype type,
+static int gather(const struct dc_dist *d, const void *mine, void *all, int n, int B, int per, MPI_Datatype type,
                   int *counts) {
   for (int r = 0; r < d->size; r++) {
-    long lo = (long)n * r / d->size, hi = (long)n * (r + 1) / d->size;
-    counts[r] = (int)((hi - lo) * per);
-    counts[d->size + r] = (int)(lo * per);
+    int lo, hi;
+    share(n, B, d->size, r, &lo, &hi);
+    counts[r] = (hi - lo) * per;
+    counts[d->size + r] = lo * per;
   }
   return MPI_Gatherv(mine, counts[d->rank], type, all, counts, counts + d->size, type, 0, d->comm);
 }
@@ -259,7 +269,9 @@ enum dc_status dc_classify_sharded(const struct dc_dist *d, struct dc_classifier
   if ((out->prob && (long long)n * N > INT_MAX) || 2LL * n > INT_MAX)
     return DC_ERROR(DC_ERR_ARG, "%d samples x %d classes is more than one gather holds (2^31 - 1 values): classify "
                     "the scene in parts", n, N);
-  int lo = (int)((long)n * d->rank / d->size), hi = (int)((long)n * (d->rank + 1) / d->size), mine = hi - lo;
+  int lo, hi;
+  share(n, c->B, d->size, d->rank, &lo, &hi);
+  int mine = hi - lo;
   size_t s = (size_t)mine + 1;
   struct dc_class_out my = {out->pred ? malloc(s * sizeof(int)) : NULL, out->score ? malloc(s * sizeof(double)) : NULL,
                             out->prob ? malloc(s * N * sizeof(float)) : NULL, out->top2 ? malloc(2 * s) : NULL,
@@ -274,11 +286,11 @@ enum dc_status dc_classify_sharded(const struct dc_dist *d, struct dc_classifier
   if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, d->comm);
   int rc = MPI_SUCCESS;
   if (!stopped) {
-    if (out->pred) rc = gather(d, my.pred, out->pred, n, 1, MPI_INT, counts);
-    if (rc == MPI_SUCCESS && out->score) rc = gather(d, my.score, out->score, n, 1, MPI_DOUBLE, counts);
-    if (rc == MPI_SUCCESS && out->prob) rc = gather(d, my.prob, out->prob, n, N, MPI_FLOAT, counts);
-    if (rc == MPI_SUCCESS && out->top2) rc = gather(d, my.top2, out->top2, n, 2, MPI_UINT8_T, counts);
-    if (rc == MPI_SUCCESS && out->top2_prob) rc = gather(d, my.top2_prob, out->top2_prob, n, 2, MPI_UINT16_T, counts);
+    if (out->pred) rc = gather(d, my.pred, out->pred, n, c->B, 1, MPI_INT, counts);
+    if (rc == MPI_SUCCESS && out->score) rc = gather(d, my.score, out->score, n, c->B, 1, MPI_DOUBLE, counts);
+    if (rc == MPI_SUCCESS && out->prob) rc = gather(d, my.prob, out->prob, n, c->B, N, MPI_FLOAT, counts);
+    if (rc == MPI_SUCCESS && out->top2) rc = gather(d, my.top2, out->top2, n, c->B, 2, MPI_UINT8_T, counts);
+    if (rc == MPI_SUCCESS && out->top2_prob) rc = gather(d, my.top2_prob, out->top2_prob, n, c->B, 2, MPI_UINT16_T, counts);
   }
   free(my.pred), free(my.score), free(my.prob), free(my.top2), free(my.top2_prob), free(counts);
   if (stopped) return DC_STOPPED;

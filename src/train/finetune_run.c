@@ -189,15 +189,15 @@ static enum dc_status train(struct ft *f, const char *pretrained) {
   return stopped ? DC_STOPPED : DC_OK;
 }
 
-/* The evaluation model's batch: finetune.eval_batch, but no more than the largest share a
- * rank classifies (the test samples, and every pixel when the scene is mapped), so that a
- * store of 120 test exams over 2 ranks builds a model of 60 samples, not of 256. */
+/* The evaluation model's batch: finetune.eval_batch, but no more than the samples it
+ * classifies (the test samples, and every pixel when the scene is mapped), so that a store
+ * of 120 test exams builds a model of 120 samples, not of 256. Not divided by the ranks:
+ * the batches are dealt to them whole, and a sample's outputs do not depend on their count. */
 static int eval_batch(const struct ft *f) {
   long n = f->split.n_test;
   if (f->cfg->finetune.scene_map && f->s && (long)f->s->height * f->s->width > n) n = (long)f->s->height * f->s->width;
-  long share = (n + f->d->size - 1) / f->d->size;
   int EB = f->cfg->finetune.eval_batch;
-  return share < 1 ? 1 : share < EB ? (int)share : EB;
+  return n < 1 ? 1 : n < EB ? (int)n : EB;
 }
 
 /* Every rank predicts its share of n samples; rank 0 receives all of them. */

@@ -266,7 +266,10 @@ static enum dc_status run(const struct dc_dist *d, const struct dc_predict_opts 
                                              (const char *const *)j->train.class_descriptions, N, j->vocab, &j->text)));
   DC_TRY(dc_config_model(cfg, M, s->bands, dc_tokenizer_vocab_size(j->text.tok), &j->mcfg));
   enum dc_clip_loss loss = dc_stage2_loss(cfg);
-  int B = cfg->finetune.eval_batch;
+  size_t npix = (size_t)s->height * s->width;
+  /* the batch of the run's own map (finetune.eval_batch, no more than the pixels), so that
+   * the map is the run's to the bit on any rank count */
+  int B = npix < (size_t)cfg->finetune.eval_batch ? (int)npix : cfg->finetune.eval_batch;
   DC_TRY(dc_dist_agree(d, dc_stage2_model(cfg, &j->mcfg, loss, &j->text, B, 1, &j->model)));
   struct dc_ckpt_state st;
   enum dc_status rs = dc_ckpt_read(d, j->ckpt, &j->model->params, &j->model->buffers, NULL, &st);
@@ -275,7 +278,6 @@ static enum dc_status run(const struct dc_dist *d, const struct dc_predict_opts 
                     j->train_where, N);
   struct dc_samples smp = {.scene = s};
   DC_TRY(dc_dist_agree(d, dc_classifier_init(&j->k, cfg, &smp, &j->mcfg, loss, N, B)));
-  size_t npix = (size_t)s->height * s->width;
   char label[160];
   snprintf(label, sizeof label, "predict %.64s (rank 0's share of %zu pixels)", s->name, npix);
   if (d->rank == 0) j->k.progress = label;

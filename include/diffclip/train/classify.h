@@ -80,7 +80,8 @@ struct dc_class_out {
  * stopped early for a stop request or the slot's end (out then incomplete), else 0. */
 int dc_classify(struct dc_classifier *k, struct dc_clip *c, const int *idx, int n, const struct dc_class_out *out,
                 int check_stop);
-/* Every rank classifies its share of n samples; rank 0 receives all of them in out. Every
+/* Every rank classifies its share of n samples (whole batches of the model's, in order, so
+ * the outputs do not depend on the rank count); rank 0 receives all of them in out. Every
  * rank names the same outputs; on the other ranks out's pointers only say which (they are
  * never written: dc_class_out_wanted() gives one that holds nothing). DC_STOPPED on every
  * rank after a stop request. */

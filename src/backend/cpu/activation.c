@@ -32,7 +32,13 @@ static inline float act_one_plus_erf(float x) {
   q = t * (0.37409196f + q);
   q = t * (1.00002368f + q);
   float erfc = t * act_exp(-z * z - 1.26551223f + q);
-  return x >= 0 ? 2.0f - erfc : erfc; /* 1 + erf(x), without cancelling for x < 0 */
+  /* 1 + erf(x), without cancelling for x < 0: 2 - erfc(|x|) or erfc(|x|), picked on the
+   * sign bit with integer operations (a float compare keeps GCC from vectorising the loop
+   * for AVX2 under the default -ftrapping-math) */
+  union { float f; int32_t i; } v = {x}, pos = {2.0f - erfc}, neg = {erfc};
+  int32_t m = v.i >> 31; /* all ones for x < 0 (and -0, where both are 1) */
+  union { int32_t i; float f; } r = {(neg.i & m) | (pos.i & ~m)};
+  return r.f;
 }
 #endif
 
@@ -56,8 +62,28 @@ static inline real silu_deriv(real x) {
   real s = act_sigmoid(x);
   return s * ((real)1 + x * ((real)1 - s));
 }
+#ifdef DC_REAL_F64
 static inline real relu_value(real x) { return x > 0 ? x : (real)0; }
 static inline real relu_deriv(real x) { return x > 0 ? (real)1 : (real)0; } /* 0 at exactly 0, as in PyTorch */
+#else
+/* the same on the bits (positive floats are positive integers), so that AVX2 vectorises it;
+ * a NaN input gives NaN and derivative 0, as in PyTorch */
+static inline int32_t relu_bits(float x) {
+  union { float f; int32_t i; } u = {x};
+  return u.i;
+}
+static inline int32_t relu_nan(float x) { return -(int32_t)((relu_bits(x) & 0x7fffffff) > 0x7f800000); }
+static inline int32_t relu_pos(float x) { return -(int32_t)(relu_bits(x) > 0) & ~relu_nan(x); }
+static inline float relu_value(float x) {
+  union { int32_t i; float f; } r = {relu_bits(x) & (relu_pos(x) | relu_nan(x))};
+  return r.f;
+}
+static inline float relu_deriv(float x) {
+  union { float f; int32_t i; } one = {1.0f};
+  one.i &= relu_pos(x);
+  return one.f; /* 0 at exactly 0, as in PyTorch */
+}
+#endif
 
 /* One elementwise loop per kind (the kind switched on outside the loops, so each loop is a
  * plain body the compiler vectorises); BODY(f) uses f##_value and f##_deriv. */
