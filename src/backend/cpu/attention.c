@@ -26,10 +26,11 @@
  * att may be NULL (inference): the probabilities are not kept, and each thread holds only
  * the ATTN_MR rows of them that its tile of queries is using, in a strip that stays in L1.
  *
- * The float build on AVX-512 has its own forward and backward for heads of at most 16
- * channels over at most 128 tokens, the model's shapes (below: fixed strides, blocks of up
- * to 12 queries, K and V packed by register transposes), about twice as fast as the tiles
- * above there (bench-speed's cases; docs/performance.md).
+ * The float build on AVX-512, and on AVX2 + FMA, has its own forward and backward for
+ * heads of at most 16 channels over at most 128 tokens, the model's shapes (below: fixed
+ * strides, blocks of up to 12 queries, a base-2 exponential, the softmax's division folded
+ * into the output), about twice as fast as the tiles above on AVX-512 (bench-speed's
+ * cases; docs/performance.md).
  *
  * If a thread cannot allocate its buffers it falls back to direct per-head loops (the
  * reference form: slower, no scratch but one row on the stack). */
@@ -348,6 +349,7 @@ static void attn_backward_head_ref(real *dq, const real *dout, const real *q, co
  * and att, when kept, gets E / rowsum. The output divides once per row instead of once per
  * probability, in both cases, so out is the same with and without att. The strip and the
  * query block sit in L1 with the packed K and V (23 KiB per thread). */
+#define ATTN_FAST_ISA 1
 #define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
 #define ATTN_FM 12  /* query rows per block */
 
@@ -601,11 +603,322 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
     _mm512_mask_storeu_ps(dq + (size_t)t * ld + 2 * C, m, _mm512_loadu_ps(dv + t * 16));
   }
 }
+#elif defined(__AVX2__) && defined(__FMA__) && !defined(DC_REAL_F64)
+/* ---- The float fast path on AVX2 + FMA, for the same shapes (hs <= 16, T <= 128) ----
+ *
+ * The buffers, fixed strides and blocks of up to 12 queries of the AVX-512 path above, a
+ * row of 16 lanes being two 8-lane vectors. 16 registers hold six rows of a 16-lane
+ * product (12 accumulators, two B vectors and a broadcast), so the scores and output
+ * kernels take a block's rows six at a time; the softmax goes row by row (a row's chunks
+ * are independent, which is enough to hide the latencies); dK and dV take six keys at a
+ * time, reading dS and P transposed in place. The exponential is the same base-2
+ * polynomial, 2^n written into the exponent bits (n >= -126 after the clamp). The work of
+ * O(T) a row (the copies, the probabilities kept, dS) is plain C that GCC vectorises.
+ * Measured in bench-speed's cases on an AVX2 EPYC (docs/performance.md). */
+#define ATTN_FAST_ISA 1
+#define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
+#define ATTN_FM 12  /* query rows per block */
+#define ATTN_FH 6   /* query rows per register tile */
+
+/* 2^y for y <= 0 (and NaN, which stays NaN: cvtps gives 2^n = 1 for it); 0 below -126 */
+static inline __m256 attn_exp2_8(__m256 y) {
+  const __m256 lo = _mm256_set1_ps(-126.0f);
+  const __m256 keep = _mm256_cmp_ps(y, lo, _CMP_NLT_UQ);
+  y = _mm256_max_ps(lo, y); /* NaN passes (the second operand is returned) */
+  const __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(y, n);
+  __m256 p = _mm256_set1_ps(1.5353361959569156e-4f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3398875016719103e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.61843691766262e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5503323674201965e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022647738456726e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931471824645996e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* all ones in lanes [0, n), zero in the others */
+static inline __m256 attn_lanes8(int n) {
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+static inline float attn_hmax8(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_max_ss(x, _mm_shuffle_ps(x, x, 1)));
+}
+
+static inline float attn_hsum8(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_add_ss(x, _mm_shuffle_ps(x, x, 1)));
+}
+
+/* r[0..8) = the 8 x 8 block in r, transposed (interleave pairs, then quads, then swap
+ * 128-bit halves) */
+static inline void attn_transpose8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x20);
+    t[j + 4] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x31);
+  }
+  for (int j = 0; j < 8; j++) r[j] = t[j];
+}
+
+/* kt (16, ATTN_FT) and v (ATTN_FT, 16) from the T rows of hs values at stride ld in k and
+ * vs, zero-padded to a multiple of 16 rows (the scores kernel's step); kt by 8 x 8
+ * register transposes */
+static void attn_fast_pack(float *kt, float *v, const float *k, const float *vs, size_t ld, int T, int hs) {
+  for (int t0 = 0; t0 < (T + 15) / 16 * 16; t0 += 8)
+    for (int d0 = 0; d0 < 16; d0 += 8) {
+      const __m256i m = _mm256_castps_si256(attn_lanes8(hs - d0));
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) {
+        const size_t row = (size_t)(t0 + i) * ld + d0;
+        const int in = t0 + i < T;
+        const __m256 z = _mm256_setzero_ps();
+        r[i] = !in ? z : hs == 16 ? _mm256_loadu_ps(k + row) : _mm256_maskload_ps(k + row, m);
+        _mm256_storeu_ps(v + (t0 + i) * 16 + d0, !in ? z : hs == 16 ? _mm256_loadu_ps(vs + row) : _mm256_maskload_ps(vs + row, m));
+      }
+      attn_transpose8(r);
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps(kt + (d0 + j) * ATTN_FT + t0, r[j]);
+    }
+}
+
+/* dst (ATTN_FM, 16): rows [0, rows) of hs values at stride ld in src, zero-padded; the
+ * other rows zero */
+static void attn_fast_rows(float *dst, const float *src, size_t ld, int rows, int hs) {
+  const __m256i m0 = _mm256_castps_si256(attn_lanes8(hs)), m1 = _mm256_castps_si256(attn_lanes8(hs - 8));
+  const __m256 z = _mm256_setzero_ps();
+  for (int r = 0; r < ATTN_FM; r++) {
+    const float *x = src + (size_t)r * ld;
+    _mm256_storeu_ps(dst + r * 16, r >= rows ? z : hs == 16 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, m0));
+    _mm256_storeu_ps(dst + r * 16 + 8, r >= rows ? z : hs == 16 ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, m1));
+  }
+}
+
+/* dst (the T rows of hs values at stride ld) = src (T rows of 16) */
+static void attn_fast_unpack(float *dst, size_t ld, const float *src, int T, int hs) {
+  const __m256i m0 = _mm256_castps_si256(attn_lanes8(hs)), m1 = _mm256_castps_si256(attn_lanes8(hs - 8));
+  for (int t = 0; t < T; t++) {
+    _mm256_maskstore_ps(dst + (size_t)t * ld, m0, _mm256_loadu_ps(src + t * 16));
+    _mm256_maskstore_ps(dst + (size_t)t * ld + 8, m1, _mm256_loadu_ps(src + t * 16 + 8));
+  }
+}
+
+/* Queries per block: T split evenly into blocks of at most ATTN_FM, rounded up to whole
+ * register tiles (121 tokens: 10 blocks of 12 and one of 1) */
+static inline int attn_fast_block(int T) {
+  const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
+  return attn_min((rb + ATTN_FH - 1) / ATTN_FH * ATTN_FH, ATTN_FM);
+}
+
+/* s (ATTN_FM, ATTN_FT), rows [0, rows) rounded up to ATTN_FH, keys [0, nk) with nk a
+ * multiple of 16: scale * qb (ATTN_FM, 16) kt */
+static void attn_fast_scores(float *s, const float *qb, const float *kt, int rows, int hs, int nk, float scale) {
+  const __m256 sc = _mm256_set1_ps(scale);
+  for (int r0 = 0; r0 < rows; r0 += ATTN_FH) {
+    const float *q = qb + r0 * 16;
+    float *o = s + r0 * ATTN_FT;
+    for (int j = 0; j < nk; j += 16) {
+      __m256 c[ATTN_FH][2];
+#pragma GCC unroll 6
+      for (int r = 0; r < ATTN_FH; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+      for (int d = 0; d < hs; d++) {
+        const __m256 b0 = _mm256_loadu_ps(kt + d * ATTN_FT + j), b1 = _mm256_loadu_ps(kt + d * ATTN_FT + j + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < ATTN_FH; r++) {
+          const __m256 a = _mm256_broadcast_ss(q + r * 16 + d);
+          c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+          c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+        }
+      }
+#pragma GCC unroll 6
+      for (int r = 0; r < ATTN_FH; r++) {
+        _mm256_storeu_ps(o + r * ATTN_FT + j, _mm256_mul_ps(c[r][0], sc));
+        _mm256_storeu_ps(o + r * ATTN_FT + j + 8, _mm256_mul_ps(c[r][1], sc));
+      }
+    }
+  }
+}
+
+/* Rows t0 .. t0 + rows - 1 of the strip s of base-2 scores, row r seeing keys [0, n_r)
+ * (n_r = T, or t0 + r + 1 when causal): e = 2^(s - max) over [0, n_r), 0 over [n_r, nk);
+ * inv[r] = 1 / sum e. */
+static void attn_fast_softmax(float *s, float *inv, int rows, int t0, int T, int causal, int nk) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  for (int r = 0; r < rows; r++) {
+    const int n = causal ? t0 + r + 1 : T;
+    float *e = s + r * ATTN_FT;
+    __m256 m0 = ninf, m1 = ninf;
+    for (int i = 0; i < n; i += 16) {
+      m0 = _mm256_max_ps(m0, _mm256_blendv_ps(ninf, _mm256_loadu_ps(e + i), attn_lanes8(n - i)));
+      m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, _mm256_loadu_ps(e + i + 8), attn_lanes8(n - i - 8)));
+    }
+    const __m256 mx = _mm256_set1_ps(attn_hmax8(_mm256_max_ps(m0, m1)));
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (int i = 0; i < nk; i += 16) {
+      const __m256 x0 = _mm256_and_ps(attn_lanes8(n - i), attn_exp2_8(_mm256_sub_ps(_mm256_loadu_ps(e + i), mx)));
+      const __m256 x1 =
+          _mm256_and_ps(attn_lanes8(n - i - 8), attn_exp2_8(_mm256_sub_ps(_mm256_loadu_ps(e + i + 8), mx)));
+      _mm256_storeu_ps(e + i, x0);
+      _mm256_storeu_ps(e + i + 8, x1);
+      s0 = _mm256_add_ps(s0, x0);
+      s1 = _mm256_add_ps(s1, x1);
+    }
+    inv[r] = 1.0f / attn_hsum8(_mm256_add_ps(s0, s1));
+  }
+}
+
+/* out rows [0, rows) at stride ldo, hs lanes: inv_r * e V over keys [0, nk) */
+static void attn_fast_pv(float *out, size_t ldo, int rows, int hs, const float *e, const float *v, int nk,
+                         const float *inv) {
+  const __m256i m0 = _mm256_castps_si256(attn_lanes8(hs)), m1 = _mm256_castps_si256(attn_lanes8(hs - 8));
+  for (int r0 = 0; r0 < rows; r0 += ATTN_FH) {
+    const float *er = e + r0 * ATTN_FT;
+    __m256 c[ATTN_FH][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < ATTN_FH; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < nk; k++) {
+      const __m256 b0 = _mm256_loadu_ps(v + k * 16), b1 = _mm256_loadu_ps(v + k * 16 + 8);
+#pragma GCC unroll 6
+      for (int r = 0; r < ATTN_FH; r++) {
+        const __m256 a = _mm256_broadcast_ss(er + r * ATTN_FT + k);
+        c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+        c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+      }
+    }
+    for (int r = 0; r < ATTN_FH && r0 + r < rows; r++) {
+      const __m256 iv = _mm256_set1_ps(inv[r0 + r]);
+      float *o = out + (size_t)(r0 + r) * ldo;
+      _mm256_maskstore_ps(o, m0, _mm256_mul_ps(c[r][0], iv));
+      _mm256_maskstore_ps(o + 8, m1, _mm256_mul_ps(c[r][1], iv));
+    }
+  }
+}
+
+/* One head: q (T rows at stride 3C, k at +C, v at +2C), out (T rows at stride C), att
+ * (T, T) or NULL; buf holds the thread's ATTN_FAST_FLOATS. */
+#define ATTN_FAST_FLOATS (2 * 16 * ATTN_FT + ATTN_FM * ATTN_FT + ATTN_FM * 16)
+static void attn_fast_head(float *out, float *att, const float *q, float *buf, int T, int C, int hs, int causal) {
+  float *kt = buf, *v = kt + 16 * ATTN_FT, *s = v + 16 * ATTN_FT, *qb = s + ATTN_FM * ATTN_FT;
+  const size_t ld = (size_t)3 * C;
+  const float scale = 1.0f / sqrtf((float)hs);
+  attn_fast_pack(kt, v, q + C, q + 2 * C, ld, T, hs);
+  const int rb = attn_fast_block(T);
+  for (int t0 = 0; t0 < T; t0 += rb) {
+    const int rows = attn_min(rb, T - t0), nmax = causal ? t0 + rows : T, nk = (nmax + 15) / 16 * 16;
+    attn_fast_rows(qb, q + (size_t)t0 * ld, ld, rows, hs);
+    attn_fast_scores(s, qb, kt, rows, hs, nk, scale * 1.44269504088896341f); /* base 2 */
+    float inv[ATTN_FM] = {0};
+    attn_fast_softmax(s, inv, rows, t0, T, causal, nk);
+    for (int r = 0; att && r < rows; r++) {
+      const int n = causal ? t0 + r + 1 : T;
+      const float *e = s + r * ATTN_FT, iv = inv[r];
+      float *a = att + (size_t)(t0 + r) * T;
+#pragma omp simd
+      for (int i = 0; i < n; i++) a[i] = e[i] * iv;
+      memset(a + n, 0, (size_t)(T - n) * sizeof *a);
+    }
+    attn_fast_pv(out + (size_t)t0 * C, C, rows, hs, s, v, nmax, inv);
+  }
+}
+
+/* acc (ATTN_FT, 16) += a^T b over the block's rows [0, rows): a (rows at stride lda, each
+ * of `cap` keys) read transposed in place, b (ATTN_FM, 16); keys [0, ni) six at a time (12
+ * accumulators), so up to ni rounded up to 6, where a must be 0 (dK += dS^T Q, dV +=
+ * P^T dO), and the keys past a row's last whole six one at a time */
+static void attn_fast_acc_t(float *acc, const float *a, size_t lda, int cap, const float *b, int rows, int ni) {
+  const int whole = cap / ATTN_FH * ATTN_FH;
+  for (int i = whole; i < ni; i++) {
+    __m256 c0 = _mm256_loadu_ps(acc + i * 16), c1 = _mm256_loadu_ps(acc + i * 16 + 8);
+    for (int r = 0; r < rows; r++) {
+      const __m256 x = _mm256_broadcast_ss(a + r * lda + i);
+      c0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + r * 16), c0);
+      c1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + r * 16 + 8), c1);
+    }
+    _mm256_storeu_ps(acc + i * 16, c0), _mm256_storeu_ps(acc + i * 16 + 8, c1);
+  }
+  for (int i0 = 0; i0 < ni && i0 < whole; i0 += ATTN_FH) {
+    float *o = acc + i0 * 16;
+    __m256 c[ATTN_FH][2];
+#pragma GCC unroll 6
+    for (int j = 0; j < ATTN_FH; j++) c[j][0] = _mm256_loadu_ps(o + j * 16), c[j][1] = _mm256_loadu_ps(o + j * 16 + 8);
+    for (int r = 0; r < rows; r++) {
+      const __m256 b0 = _mm256_loadu_ps(b + r * 16), b1 = _mm256_loadu_ps(b + r * 16 + 8);
+      const float *ar = a + r * lda + i0;
+#pragma GCC unroll 6
+      for (int j = 0; j < ATTN_FH; j++) {
+        const __m256 x = _mm256_broadcast_ss(ar + j);
+        c[j][0] = _mm256_fmadd_ps(x, b0, c[j][0]);
+        c[j][1] = _mm256_fmadd_ps(x, b1, c[j][1]);
+      }
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < ATTN_FH; j++) _mm256_storeu_ps(o + j * 16, c[j][0]), _mm256_storeu_ps(o + j * 16 + 8, c[j][1]);
+  }
+}
+
+/* One head of the backward pass: q (T rows at stride 3C, k at +C, v at +2C), dout (T rows
+ * at stride C), att (T, T); dq (T rows at stride 3C, dk at +C, dv at +2C) is assigned.
+ * Per block of query rows, as on AVX-512: dP = dO V^T, dS = P (dP - rowsum(P dP)) /
+ * sqrt(hs) in place, dQ = dS K, dK += dS^T Q and dV += P^T dO; each row stops at its last
+ * nonzero probability. */
+#define ATTN_FAST_BWD_FLOATS (4 * 16 * ATTN_FT + ATTN_FM * ATTN_FT + 2 * ATTN_FM * 16)
+static void attn_fast_backward_head(float *dq, const float *dout, const float *q, const float *att, float *buf, int T,
+                                    int C, int hs) {
+  float *vt = buf, *kp = vt + 16 * ATTN_FT, *dk = kp + 16 * ATTN_FT, *dv = dk + 16 * ATTN_FT;
+  float *ds = dv + 16 * ATTN_FT, *qb = ds + ATTN_FM * ATTN_FT, *dob = qb + ATTN_FM * 16;
+  const size_t ld = (size_t)3 * C;
+  const float scale = 1.0f / sqrtf((float)hs), ones[ATTN_FM] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  attn_fast_pack(vt, kp, q + 2 * C, q + C, ld, T, hs);
+  memset(dk, 0, (size_t)2 * 16 * ATTN_FT * sizeof *dk);
+  const int rb = attn_fast_block(T);
+  for (int t0 = 0; t0 < T; t0 += rb) {
+    const int rows = attn_min(rb, T - t0);
+    const float *p = att + (size_t)t0 * T; /* the block's probabilities, read in place */
+    int ext[ATTN_FM], emax = 0;
+    for (int r = 0; r < rows; r++) {
+      ext[r] = attn_row_extent(p + (size_t)r * T, T);
+      emax = ext[r] > emax ? ext[r] : emax;
+    }
+    attn_fast_rows(qb, q + (size_t)t0 * ld, ld, rows, hs);
+    attn_fast_rows(dob, dout + (size_t)t0 * C, C, rows, hs);
+    attn_fast_scores(ds, dob, vt, rows, hs, (emax + 15) / 16 * 16, 1.0f);
+    for (int r = 0; r < rows; r++) {
+      float *s = ds + r * ATTN_FT;
+      const float *pr = p + (size_t)r * T;
+      const int n = ext[r];
+      float dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int i = 0; i < n; i++) dot += pr[i] * s[i];
+#pragma omp simd
+      for (int i = 0; i < n; i++) s[i] = pr[i] * (s[i] - dot) * scale;
+      memset(s + n, 0, (size_t)(ATTN_FT - n) * sizeof *s); /* where p is 0, and past the keys */
+    }
+    attn_fast_pv(dq + (size_t)t0 * ld, ld, rows, hs, ds, kp, emax, ones);
+    attn_fast_acc_t(dk, ds, ATTN_FT, ATTN_FT, qb, rows, emax);
+    attn_fast_acc_t(dv, p, (size_t)T, T, dob, rows, emax);
+  }
+  attn_fast_unpack(dq + C, ld, dk, T, hs);
+  attn_fast_unpack(dq + 2 * C, ld, dv, T, hs);
+}
 #endif
 
-/* 1 when the float fast path (AVX-512, see above) takes heads of hs channels over T tokens */
+/* 1 when the float fast path (AVX-512 or AVX2, see above) takes heads of hs channels over T tokens */
 static inline int attn_fast(int hs, int T) {
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#ifdef ATTN_FAST_ISA
   return hs <= 16 && T <= ATTN_FT;
 #else
   (void)hs, (void)T;
@@ -624,7 +937,7 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
   {
     /* fast: its packed K, V, strip and query block; else kt (hs, Tp), v (Tp, hsp), and
      * without att a strip of ATTN_MR probability rows */
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#ifdef ATTN_FAST_ISA
     real *buf = fast ? aligned_alloc(64, ATTN_FAST_FLOATS * sizeof *buf)
                      : malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
 #else
@@ -640,7 +953,7 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
       if (!buf) {
         attn_forward_head_ref(o, a, q, k, v, T, C, hs, causal);
       } else if (fast) {
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#ifdef ATTN_FAST_ISA
         attn_fast_head(o, a, q, buf, T, C, hs, causal);
 #endif
       } else {
@@ -665,7 +978,7 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
   {
     /* fast: its packed V^T, K, accumulators and strips; else vt (hs, Tp); k, q, dout
      * (Tp, hsp); ds (T, Tp); then ext (T) ints */
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#ifdef ATTN_FAST_ISA
     real *buf = fast ? aligned_alloc(64, ATTN_FAST_BWD_FLOATS * sizeof *buf)
                      : malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
 #else
@@ -681,7 +994,7 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
       if (!buf) {
         attn_backward_head_ref(dq, dy, q, a, T, C, hs);
       } else if (fast) {
-#if defined(__AVX512F__) && !defined(DC_REAL_F64)
+#ifdef ATTN_FAST_ISA
         attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs);
 #endif
       } else {
