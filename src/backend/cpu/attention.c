@@ -26,11 +26,11 @@
  * att may be NULL (inference): the probabilities are not kept, and each thread holds only
  * the ATTN_MR rows of them that its tile of queries is using, in a strip that stays in L1.
  *
- * The float build on AVX-512, and on AVX2 + FMA, has its own forward and backward for
- * heads of at most 16 channels over at most 128 tokens, the model's shapes (below: fixed
- * strides, blocks of up to 12 queries, a base-2 exponential, the softmax's division folded
- * into the output), about twice as fast as the tiles above on AVX-512 (bench-speed's
- * cases; docs/performance.md).
+ * The float build on AVX-512 has its own forward and backward for heads of at most 16
+ * channels over at most 128 tokens, the model's shapes (below: fixed strides, blocks of up
+ * to 12 queries, a base-2 exponential, the softmax's division folded into the output),
+ * about twice as fast as the tiles above there (bench-speed's cases; docs/performance.md);
+ * the float build on AVX2 + FMA has such a forward.
  *
  * If a thread cannot allocate its buffers it falls back to direct per-head loops (the
  * reference form: slower, no scratch but one row on the stack). */
@@ -350,6 +350,7 @@ static void attn_backward_head_ref(real *dq, const real *dout, const real *q, co
  * probability, in both cases, so out is the same with and without att. The strip and the
  * query block sit in L1 with the packed K and V (23 KiB per thread). */
 #define ATTN_FAST_ISA 1
+#define ATTN_FAST_BACKWARD 1
 #define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
 #define ATTN_FM 12  /* query rows per block */
 
@@ -604,17 +605,18 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
   }
 }
 #elif defined(__AVX2__) && defined(__FMA__) && !defined(DC_REAL_F64)
-/* ---- The float fast path on AVX2 + FMA, for the same shapes (hs <= 16, T <= 128) ----
+/* ---- The float forward on AVX2 + FMA, for the same shapes (hs <= 16, T <= 128) ----
  *
- * The buffers, fixed strides and blocks of up to 12 queries of the AVX-512 path above, a
- * row of 16 lanes being two 8-lane vectors. 16 registers hold six rows of a 16-lane
+ * The buffers, fixed strides and blocks of up to 12 queries of the AVX-512 forward above,
+ * a row of 16 lanes being two 8-lane vectors. 16 registers hold six rows of a 16-lane
  * product (12 accumulators, two B vectors and a broadcast), so the scores and output
- * kernels take a block's rows six at a time; the softmax goes row by row (a row's chunks
- * are independent, which is enough to hide the latencies); dK and dV take six keys at a
- * time, reading dS and P transposed in place. The exponential is the same base-2
- * polynomial, 2^n written into the exponent bits (n >= -126 after the clamp). The work of
- * O(T) a row (the copies, the probabilities kept, dS) is plain C that GCC vectorises.
- * Measured in bench-speed's cases on an AVX2 EPYC (docs/performance.md). */
+ * kernels take a block's rows six at a time, and a block is a whole number of such tiles;
+ * the softmax goes row by row (a row's chunks are independent, which is enough to hide
+ * the latencies). The exponential is the same base-2 polynomial, 2^n written into the
+ * exponent bits (n >= -126 after the clamp). At B=128, C=128, NH=8 on an AVX2 EPYC this
+ * forward took 0.75x the tiles' time at T=121 (0.7x without the probabilities kept, 0.65x
+ * causal at T=77). A backward in the same form measured 1.02-1.08x the tiles' (T from 31
+ * to 122), so the backward on AVX2 stays with the tiles. */
 #define ATTN_FAST_ISA 1
 #define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
 #define ATTN_FM 12  /* query rows per block */
@@ -705,15 +707,6 @@ static void attn_fast_rows(float *dst, const float *src, size_t ld, int rows, in
     const float *x = src + (size_t)r * ld;
     _mm256_storeu_ps(dst + r * 16, r >= rows ? z : hs == 16 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, m0));
     _mm256_storeu_ps(dst + r * 16 + 8, r >= rows ? z : hs == 16 ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, m1));
-  }
-}
-
-/* dst (the T rows of hs values at stride ld) = src (T rows of 16) */
-static void attn_fast_unpack(float *dst, size_t ld, const float *src, int T, int hs) {
-  const __m256i m0 = _mm256_castps_si256(attn_lanes8(hs)), m1 = _mm256_castps_si256(attn_lanes8(hs - 8));
-  for (int t = 0; t < T; t++) {
-    _mm256_maskstore_ps(dst + (size_t)t * ld, m0, _mm256_loadu_ps(src + t * 16));
-    _mm256_maskstore_ps(dst + (size_t)t * ld + 8, m1, _mm256_loadu_ps(src + t * 16 + 8));
   }
 }
 
@@ -835,91 +828,23 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
   }
 }
 
-/* acc (ATTN_FT, 16) += a^T b over the block's rows [0, rows): a (rows at stride lda, each
- * of `cap` keys) read transposed in place, b (ATTN_FM, 16); keys [0, ni) six at a time (12
- * accumulators), so up to ni rounded up to 6, where a must be 0 (dK += dS^T Q, dV +=
- * P^T dO), and the keys past a row's last whole six one at a time */
-static void attn_fast_acc_t(float *acc, const float *a, size_t lda, int cap, const float *b, int rows, int ni) {
-  const int whole = cap / ATTN_FH * ATTN_FH;
-  for (int i = whole; i < ni; i++) {
-    __m256 c0 = _mm256_loadu_ps(acc + i * 16), c1 = _mm256_loadu_ps(acc + i * 16 + 8);
-    for (int r = 0; r < rows; r++) {
-      const __m256 x = _mm256_broadcast_ss(a + r * lda + i);
-      c0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + r * 16), c0);
-      c1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + r * 16 + 8), c1);
-    }
-    _mm256_storeu_ps(acc + i * 16, c0), _mm256_storeu_ps(acc + i * 16 + 8, c1);
-  }
-  for (int i0 = 0; i0 < ni && i0 < whole; i0 += ATTN_FH) {
-    float *o = acc + i0 * 16;
-    __m256 c[ATTN_FH][2];
-#pragma GCC unroll 6
-    for (int j = 0; j < ATTN_FH; j++) c[j][0] = _mm256_loadu_ps(o + j * 16), c[j][1] = _mm256_loadu_ps(o + j * 16 + 8);
-    for (int r = 0; r < rows; r++) {
-      const __m256 b0 = _mm256_loadu_ps(b + r * 16), b1 = _mm256_loadu_ps(b + r * 16 + 8);
-      const float *ar = a + r * lda + i0;
-#pragma GCC unroll 6
-      for (int j = 0; j < ATTN_FH; j++) {
-        const __m256 x = _mm256_broadcast_ss(ar + j);
-        c[j][0] = _mm256_fmadd_ps(x, b0, c[j][0]);
-        c[j][1] = _mm256_fmadd_ps(x, b1, c[j][1]);
-      }
-    }
-#pragma GCC unroll 6
-    for (int j = 0; j < ATTN_FH; j++) _mm256_storeu_ps(o + j * 16, c[j][0]), _mm256_storeu_ps(o + j * 16 + 8, c[j][1]);
-  }
-}
-
-/* One head of the backward pass: q (T rows at stride 3C, k at +C, v at +2C), dout (T rows
- * at stride C), att (T, T); dq (T rows at stride 3C, dk at +C, dv at +2C) is assigned.
- * Per block of query rows, as on AVX-512: dP = dO V^T, dS = P (dP - rowsum(P dP)) /
- * sqrt(hs) in place, dQ = dS K, dK += dS^T Q and dV += P^T dO; each row stops at its last
- * nonzero probability. */
-#define ATTN_FAST_BWD_FLOATS (4 * 16 * ATTN_FT + ATTN_FM * ATTN_FT + 2 * ATTN_FM * 16)
-static void attn_fast_backward_head(float *dq, const float *dout, const float *q, const float *att, float *buf, int T,
-                                    int C, int hs) {
-  float *vt = buf, *kp = vt + 16 * ATTN_FT, *dk = kp + 16 * ATTN_FT, *dv = dk + 16 * ATTN_FT;
-  float *ds = dv + 16 * ATTN_FT, *qb = ds + ATTN_FM * ATTN_FT, *dob = qb + ATTN_FM * 16;
-  const size_t ld = (size_t)3 * C;
-  const float scale = 1.0f / sqrtf((float)hs), ones[ATTN_FM] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-  attn_fast_pack(vt, kp, q + 2 * C, q + C, ld, T, hs);
-  memset(dk, 0, (size_t)2 * 16 * ATTN_FT * sizeof *dk);
-  const int rb = attn_fast_block(T);
-  for (int t0 = 0; t0 < T; t0 += rb) {
-    const int rows = attn_min(rb, T - t0);
-    const float *p = att + (size_t)t0 * T; /* the block's probabilities, read in place */
-    int ext[ATTN_FM], emax = 0;
-    for (int r = 0; r < rows; r++) {
-      ext[r] = attn_row_extent(p + (size_t)r * T, T);
-      emax = ext[r] > emax ? ext[r] : emax;
-    }
-    attn_fast_rows(qb, q + (size_t)t0 * ld, ld, rows, hs);
-    attn_fast_rows(dob, dout + (size_t)t0 * C, C, rows, hs);
-    attn_fast_scores(ds, dob, vt, rows, hs, (emax + 15) / 16 * 16, 1.0f);
-    for (int r = 0; r < rows; r++) {
-      float *s = ds + r * ATTN_FT;
-      const float *pr = p + (size_t)r * T;
-      const int n = ext[r];
-      float dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int i = 0; i < n; i++) dot += pr[i] * s[i];
-#pragma omp simd
-      for (int i = 0; i < n; i++) s[i] = pr[i] * (s[i] - dot) * scale;
-      memset(s + n, 0, (size_t)(ATTN_FT - n) * sizeof *s); /* where p is 0, and past the keys */
-    }
-    attn_fast_pv(dq + (size_t)t0 * ld, ld, rows, hs, ds, kp, emax, ones);
-    attn_fast_acc_t(dk, ds, ATTN_FT, ATTN_FT, qb, rows, emax);
-    attn_fast_acc_t(dv, p, (size_t)T, T, dob, rows, emax);
-  }
-  attn_fast_unpack(dq + C, ld, dk, T, hs);
-  attn_fast_unpack(dq + 2 * C, ld, dv, T, hs);
-}
 #endif
 
-/* 1 when the float fast path (AVX-512 or AVX2, see above) takes heads of hs channels over T tokens */
+/* 1 when the float fast forward (AVX-512 or AVX2, see above) takes heads of hs channels
+ * over T tokens */
 static inline int attn_fast(int hs, int T) {
 #ifdef ATTN_FAST_ISA
   return hs <= 16 && T <= ATTN_FT;
+#else
+  (void)hs, (void)T;
+  return 0;
+#endif
+}
+
+/* 1 when the float fast backward (AVX-512) takes them */
+static inline int attn_fast_backward(int hs, int T) {
+#ifdef ATTN_FAST_BACKWARD
+  return attn_fast(hs, T);
 #else
   (void)hs, (void)T;
   return 0;
@@ -972,13 +897,13 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
                             const real *att,  /* (B, NH, T, T) */
                             int B, int T, int C, int NH) {
   if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
-  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs), fast = attn_fast(hs, T);
+  const int hs = C / NH, Tp = attn_round_up(T), hsp = attn_round_up(hs), fast = attn_fast_backward(hs, T);
   const size_t nvt = (size_t)hs * Tp, np = (size_t)Tp * hsp, nds = (size_t)T * Tp;
 #pragma omp parallel
   {
     /* fast: its packed V^T, K, accumulators and strips; else vt (hs, Tp); k, q, dout
      * (Tp, hsp); ds (T, Tp); then ext (T) ints */
-#ifdef ATTN_FAST_ISA
+#ifdef ATTN_FAST_BACKWARD
     real *buf = fast ? aligned_alloc(64, ATTN_FAST_BWD_FLOATS * sizeof *buf)
                      : malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
 #else
@@ -994,7 +919,7 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
       if (!buf) {
         attn_backward_head_ref(dq, dy, q, a, T, C, hs);
       } else if (fast) {
-#ifdef ATTN_FAST_ISA
+#ifdef ATTN_FAST_BACKWARD
         attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs);
 #endif
       } else {
