@@ -1,0 +1,279 @@
+/* The float attention fast path on AVX-512, for heads of at most 16 channels over at most
+ * 128 tokens: included by attention.c alone, in its float build on AVX-512, after its
+ * helpers (attn_min, attn_row_extent) and <immintrin.h>. It defines ATTN_FAST_ISA, ATTN_FT,
+ * attn_fast_head, and ATTN_FAST_BACKWARD with attn_fast_backward_head. */
+#ifndef DIFFCLIP_CPU_ATTENTION_AVX512_H
+#define DIFFCLIP_CPU_ATTENTION_AVX512_H
+
+#include <math.h>
+#include <string.h>
+
+/* ---- The float forward on AVX-512 for heads of at most 16 channels over at most 128 tokens
+ * (the model's shapes: hs = 16 over 121 image tokens or 77 text tokens) ----
+ *
+ * Per head, K^T (16, ATTN_FT) and V (ATTN_FT, 16) are packed zero-padded at fixed strides,
+ * so that every address in the inner loops is a constant offset from one pointer. Queries
+ * go in blocks of up to ATTN_FM rows (the T rows split evenly: 121 = 11 x 11):
+ *   S = Q K^T / sqrt(hs)   12 rows x 32 keys per step, 24 accumulators
+ *   E = exp(S - rowmax)    in place, zero past each row's last key; 1/rowsum kept
+ *   out = (E V) / rowsum   12 accumulators over the keys
+ * and att, when kept, gets E / rowsum. The output divides once per row instead of once per
+ * probability, in both cases, so out is the same with and without att. The strip and the
+ * query block sit in L1 with the packed K and V (23 KiB per thread). */
+#define ATTN_FAST_ISA 1
+#define ATTN_FAST_BACKWARD 1
+#define ATTN_FT 128 /* key capacity; the row stride of the packed K^T and of the strip */
+#define ATTN_FM 12  /* query rows per block */
+
+/* 2^y for y <= 0 (and NaN, which stays NaN): y = n + f with n = round(y), 2^f by a degree-6
+ * polynomial with p(0) = 1 fitted to 2^f's relative error over [-1/2, 1/2] (2e-9 in
+ * exact arithmetic, 1e-7 evaluated in float), 2^n applied by vscalefps; 0 below -126. The
+ * scores are taken in base 2 (scaled by log2(e) with 1/sqrt(hs)), which leaves the
+ * softmax unchanged and saves exp's reduction by ln 2. */
+static inline __m512 attn_exp2_16(__m512 y) {
+  const __m512 lo = _mm512_set1_ps(-126.0f);
+  const __mmask16 keep = _mm512_cmp_ps_mask(y, lo, _CMP_NLT_UQ);
+  y = _mm512_max_ps(lo, y); /* NaN passes (the second operand is returned) */
+  const __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(y, n);
+  __m512 p = _mm512_set1_ps(1.5353361959569156e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398875016719103e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.61843691766262e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503323674201965e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022647738456726e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471824645996e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
+}
+
+static inline __mmask16 attn_lanes(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/* r[0..16) = the 16 x 16 block in r, transposed (interleave pairs, then quads, then
+ * 128-bit lanes twice) */
+static inline void attn_transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 4; j++) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+
+/* kt (16, ATTN_FT) and v (ATTN_FT, 16) from the T rows of hs values at stride ld in k and
+ * vs, zero-padded to a multiple of 32 rows (the scores kernel's step); kt by 16 x 16
+ * register transposes. */
+static void attn_fast_pack(float *kt, float *v, const float *k, const float *vs, size_t ld, int T, int hs) {
+  const __mmask16 m = attn_lanes(hs);
+  for (int t0 = 0; t0 < (T + 31) / 32 * 32; t0 += 16) {
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) {
+      const __mmask16 mi = t0 + i < T ? m : 0;
+      const size_t row = (size_t)attn_min(t0 + i, T - 1) * ld;
+      r[i] = _mm512_maskz_loadu_ps(mi, k + row);
+      _mm512_storeu_ps(v + (t0 + i) * 16, _mm512_maskz_loadu_ps(mi, vs + row));
+    }
+    attn_transpose16(r);
+    for (int d = 0; d < 16; d++) _mm512_storeu_ps(kt + d * ATTN_FT + t0, r[d]);
+  }
+}
+
+/* 1 + the index of the last nonzero of p[0..T) (-0 counts as zero), from the end */
+static inline int attn_fast_extent(const float *p, int T) {
+  for (int i = (T - 1) / 16 * 16; i >= 0; i -= 16) {
+    const __mmask16 nz = _mm512_mask_test_epi32_mask(attn_lanes(T - i), _mm512_castps_si512(_mm512_maskz_loadu_ps(attn_lanes(T - i), p + i)),
+                                                     _mm512_set1_epi32(0x7fffffff));
+    if (nz) return i + 32 - __builtin_clz((unsigned)nz);
+  }
+  return 0;
+}
+
+/* s (ATTN_FM, ATTN_FT), keys [0, nk) with nk a multiple of 32: scale * qb (ATTN_FM, 16) kt */
+static void attn_fast_scores(float *s, const float *qb, const float *kt, int hs, int nk, float scale) {
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int j = 0; j < nk; j += 32) {
+    __m512 c[ATTN_FM][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int d = 0; d < hs; d++) {
+      const __m512 b0 = _mm512_loadu_ps(kt + d * ATTN_FT + j), b1 = _mm512_loadu_ps(kt + d * ATTN_FT + j + 16);
+#pragma GCC unroll 12
+      for (int r = 0; r < ATTN_FM; r++) {
+        const __m512 a = _mm512_set1_ps(qb[r * 16 + d]);
+        c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
+        c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+      }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) {
+      _mm512_storeu_ps(s + r * ATTN_FT + j, _mm512_mul_ps(c[r][0], sc));
+      _mm512_storeu_ps(s + r * ATTN_FT + j + 16, _mm512_mul_ps(c[r][1], sc));
+    }
+  }
+}
+
+/* Rows t0 .. t0 + rows - 1 of the strip s (ATTN_FM, ATTN_FT) of base-2 scores, row r
+ * seeing keys [0, n_r) (n_r = T, or t0 + r + 1 when causal): e = 2^(s - max) over [0, n_r),
+ * 0 over [n_r, nk); inv[r] = 1 / sum e. The loops run over a chunk of 16 keys for every row
+ * in turn, so that the rows' independent reductions and exponentials overlap; without a
+ * mask every row has the same chunk mask. */
+static void attn_fast_softmax(float *s, float *inv, int rows, int t0, int T, int causal, int nk) {
+  __m512 mx[ATTN_FM], sum[ATTN_FM];
+  int n[ATTN_FM];
+  for (int r = 0; r < rows; r++) {
+    n[r] = causal ? t0 + r + 1 : T;
+    mx[r] = _mm512_set1_ps(-INFINITY);
+    sum[r] = _mm512_setzero_ps();
+  }
+  for (int i = 0; i < nk; i += 16) {
+    const __mmask16 all = attn_lanes(T - i);
+    for (int r = 0; r < rows; r++)
+      mx[r] = _mm512_mask_max_ps(mx[r], causal ? attn_lanes(n[r] - i) : all, mx[r], _mm512_loadu_ps(s + r * ATTN_FT + i));
+  }
+  for (int r = 0; r < rows; r++) mx[r] = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
+  for (int i = 0; i < nk; i += 16) {
+    const __mmask16 all = attn_lanes(T - i);
+    for (int r = 0; r < rows; r++) {
+      float *e = s + r * ATTN_FT + i;
+      const __m512 x = _mm512_maskz_mov_ps(causal ? attn_lanes(n[r] - i) : all,
+                                           attn_exp2_16(_mm512_sub_ps(_mm512_loadu_ps(e), mx[r])));
+      _mm512_storeu_ps(e, x);
+      sum[r] = _mm512_add_ps(sum[r], x);
+    }
+  }
+  for (int r = 0; r < rows; r++) inv[r] = 1.0f / _mm512_reduce_add_ps(sum[r]);
+}
+
+/* out rows (ATTN_FM at stride ldo, the first `rows` stored, hs lanes) = inv_r * e V over
+ * keys [0, nk) */
+static void attn_fast_pv(float *out, size_t ldo, int rows, int hs, const float *e, const float *v, int nk,
+                         const float *inv) {
+  __m512 c[ATTN_FM];
+#pragma GCC unroll 12
+  for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_setzero_ps();
+  for (int k = 0; k < nk; k++) {
+    const __m512 b = _mm512_loadu_ps(v + k * 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(e[r * ATTN_FT + k]), b, c[r]);
+  }
+  const __mmask16 m = attn_lanes(hs);
+  for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+}
+
+/* One head: q (T rows at stride 3C, k at +C, v at +2C), out (T rows at stride C), att
+ * (T, T) or NULL; buf holds the thread's ATTN_FAST_FLOATS. */
+#define ATTN_FAST_FLOATS (2 * 16 * ATTN_FT + ATTN_FM * ATTN_FT + ATTN_FM * 16)
+static void attn_fast_head(float *out, float *att, const float *q, float *buf, int T, int C, int hs, int causal) {
+  float *kt = buf, *v = kt + 16 * ATTN_FT, *s = v + 16 * ATTN_FT, *qb = s + ATTN_FM * ATTN_FT;
+  const size_t ld = (size_t)3 * C;
+  const __mmask16 m = attn_lanes(hs);
+  const float scale = 1.0f / sqrtf((float)hs);
+  attn_fast_pack(kt, v, q + C, q + 2 * C, ld, T, hs);
+  const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
+  for (int t0 = 0; t0 < T; t0 += rb) {
+    const int rows = attn_min(rb, T - t0), nmax = causal ? t0 + rows : T, nk = (nmax + 31) / 32 * 32;
+    for (int r = 0; r < ATTN_FM; r++)
+      _mm512_storeu_ps(qb + r * 16, _mm512_maskz_loadu_ps(r < rows ? m : 0, q + (size_t)(t0 + attn_min(r, rows - 1)) * ld));
+    attn_fast_scores(s, qb, kt, hs, nk, scale * 1.44269504088896341f); /* base 2 */
+    float inv[ATTN_FM] = {0};
+    attn_fast_softmax(s, inv, rows, t0, T, causal, nk);
+    for (int r = 0; att && r < rows; r++) {
+      const int t = t0 + r, n = causal ? t + 1 : T;
+      const float *e = s + r * ATTN_FT;
+      float *a = att + (size_t)t * T;
+      const __m512 iv = _mm512_set1_ps(inv[r]);
+      for (int i = 0; i < T; i += 16) /* past n: 0 (the strip holds older scores there) */
+        _mm512_mask_storeu_ps(a + i, attn_lanes(T - i), _mm512_maskz_mul_ps(attn_lanes(n - i), _mm512_loadu_ps(e + i), iv));
+    }
+    attn_fast_pv(out + (size_t)t0 * C, C, rows, hs, s, v, nmax, inv);
+  }
+}
+
+/* dk, dv (ATTN_FT, 16) += over the block's rows: ds^T qb and p^T dob, keys [0, ni) */
+static void attn_fast_dkdv(float *dk, float *dv, const float *ds, const float *p, const float *qb, const float *dob,
+                           int ni) {
+  __m512 qr[ATTN_FM], dr[ATTN_FM];
+#pragma GCC unroll 12
+  for (int r = 0; r < ATTN_FM; r++) {
+    qr[r] = _mm512_loadu_ps(qb + r * 16);
+    dr[r] = _mm512_loadu_ps(dob + r * 16);
+  }
+  for (int i = 0; i < ni; i++) {
+    __m512 a = _mm512_loadu_ps(dk + i * 16), b = _mm512_loadu_ps(dv + i * 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) {
+      a = _mm512_fmadd_ps(_mm512_set1_ps(ds[r * ATTN_FT + i]), qr[r], a);
+      b = _mm512_fmadd_ps(_mm512_set1_ps(p[r * ATTN_FT + i]), dr[r], b);
+    }
+    _mm512_storeu_ps(dk + i * 16, a);
+    _mm512_storeu_ps(dv + i * 16, b);
+  }
+}
+
+/* One head of the backward pass: q (T rows at stride 3C, k at +C, v at +2C), dout (T rows
+ * at stride C), att (T, T); dq (T rows at stride 3C, dk at +C, dv at +2C) is assigned.
+ * Per block of query rows, with P's rows copied into a strip:
+ *   dP = dO V^T (the scores kernel), dS = P (dP - rowsum(P dP)) / sqrt(hs) in place,
+ *   dQ = dS K (the output kernel), dK += dS^T Q and dV += P^T dO (kept per thread).
+ * As in the generic backward, each row stops at its last nonzero probability. */
+#define ATTN_FAST_BWD_FLOATS (4 * 16 * ATTN_FT + 2 * ATTN_FM * ATTN_FT + 2 * ATTN_FM * 16)
+static void attn_fast_backward_head(float *dq, const float *dout, const float *q, const float *att, float *buf, int T,
+                                    int C, int hs) {
+  float *vt = buf, *kp = vt + 16 * ATTN_FT, *dk = kp + 16 * ATTN_FT, *dv = dk + 16 * ATTN_FT;
+  float *ds = dv + 16 * ATTN_FT, *p = ds + ATTN_FM * ATTN_FT, *qb = p + ATTN_FM * ATTN_FT, *dob = qb + ATTN_FM * 16;
+  const size_t ld = (size_t)3 * C;
+  const __mmask16 m = attn_lanes(hs);
+  const float scale = 1.0f / sqrtf((float)hs), ones[ATTN_FM] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  attn_fast_pack(vt, kp, q + 2 * C, q + C, ld, T, hs);
+  memset(dk, 0, (size_t)2 * 16 * ATTN_FT * sizeof *dk);
+  const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
+  for (int t0 = 0; t0 < T; t0 += rb) {
+    const int rows = attn_min(rb, T - t0);
+    int ext[ATTN_FM], emax = 0;
+    for (int r = 0; r < rows; r++) {
+      const float *a = att + (size_t)(t0 + r) * T;
+      ext[r] = attn_fast_extent(a, T);
+      emax = ext[r] > emax ? ext[r] : emax;
+      for (int i = 0; i < ATTN_FT; i += 16)
+        _mm512_storeu_ps(p + r * ATTN_FT + i, _mm512_maskz_loadu_ps(attn_lanes(ext[r] - i), a + i));
+    }
+    if (rows < ATTN_FM) memset(p + rows * ATTN_FT, 0, (size_t)(ATTN_FM - rows) * ATTN_FT * sizeof *p);
+    for (int r = 0; r < ATTN_FM; r++) {
+      const __mmask16 mr = r < rows ? m : 0;
+      _mm512_storeu_ps(qb + r * 16, _mm512_maskz_loadu_ps(mr, q + (size_t)(t0 + attn_min(r, rows - 1)) * ld));
+      _mm512_storeu_ps(dob + r * 16, _mm512_maskz_loadu_ps(mr, dout + (size_t)(t0 + attn_min(r, rows - 1)) * C));
+    }
+    const int nk = (emax + 31) / 32 * 32;
+    attn_fast_scores(ds, dob, vt, hs, nk, 1.0f);
+    for (int r = 0; r < rows; r++) {
+      float *s = ds + r * ATTN_FT;
+      const float *pr = p + r * ATTN_FT;
+      __m512 dot = _mm512_setzero_ps();
+      for (int i = 0; i < nk; i += 16) dot = _mm512_fmadd_ps(_mm512_loadu_ps(pr + i), _mm512_loadu_ps(s + i), dot);
+      const __m512 dt = _mm512_set1_ps(_mm512_reduce_add_ps(dot)), sc = _mm512_set1_ps(scale);
+      for (int i = 0; i < nk; i += 16) /* 0 where p is (past the row's extent) */
+        _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pr + i), _mm512_sub_ps(_mm512_loadu_ps(s + i), dt)), sc));
+    }
+    attn_fast_pv(dq + (size_t)t0 * ld, ld, rows, hs, ds, kp, emax, ones);
+    attn_fast_dkdv(dk, dv, ds, p, qb, dob, emax);
+  }
+  for (int t = 0; t < T; t++) {
+    _mm512_mask_storeu_ps(dq + (size_t)t * ld + C, m, _mm512_loadu_ps(dk + t * 16));
+    _mm512_mask_storeu_ps(dq + (size_t)t * ld + 2 * C, m, _mm512_loadu_ps(dv + t * 16));
+  }
+}
+
+#endif
