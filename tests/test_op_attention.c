@@ -1,7 +1,8 @@
 /* Multi-head attention, causal and not: forward (out and the probabilities) against a
  * direct double computation, every probability row summing to 1 with masked entries
  * exactly 0, backward against central differences over all of q, k and v, float kernels
- * against double, dqkv assigned. Shapes are odd on purpose, with T = 1 as an edge case. */
+ * against double, dqkv assigned; the pooled forms (one query row per sequence) against
+ * the full ones' rows. Shapes are odd on purpose, with T = 1 as an edge case. */
 #include "gradcheck.h"
 
 struct attn_ctx {
@@ -48,6 +49,51 @@ static void attn_ref_head(double *out, double *att, const double *qkv, int b, in
     }
   }
   free(s);
+}
+
+/* The pooled forms (one query row pool[b] per sequence) are those rows of the full ones:
+ * out and the probability row of attention_forward there; dqkv that of
+ * attention_backward with the output gradient at those rows only. c holds the full
+ * forward (c->out, c->att) of c->qkv; qkv_f is c->qkv in float. */
+static void check_pooled(struct attn_ctx *c, const float *qkv_f) {
+  int B = c->B, T = c->T, C = c->C, NH = c->NH, *pool = malloc((size_t)B * sizeof *pool);
+  for (int b = 0; b < B; b++) pool[b] = b == 0 ? T - 1 : gc_int(0, T - 1); /* the last row too */
+  size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C;
+  double *out = gc_alloc((size_t)B * C), *att = gc_alloc((size_t)B * NH * T), *out_n = gc_alloc((size_t)B * C);
+  double *dout = gc_random((size_t)B * C, -1, 1), *dfull = gc_alloc(nout), *dqkv = gc_alloc(nqkv);
+  double *dref = gc_alloc(nqkv);
+  for (size_t i = 0; i < (size_t)B * NH * T; i++) att[i] = NAN; /* every entry must be written */
+  for (size_t i = 0; i < nqkv; i++) dqkv[i] = 1e6;
+  dc_cpu_f64_attention_pooled_forward(out, att, c->qkv, pool, B, T, C, NH, c->causal);
+  dc_cpu_f64_attention_pooled_forward(out_n, NULL, c->qkv, pool, B, T, C, NH, c->causal);
+  double worst = 0;
+  for (int b = 0; b < B; b++) {
+    for (int i = 0; i < C; i++) {
+      worst = fmax(worst, fabs(out[(size_t)b * C + i] - c->out[((size_t)b * T + pool[b]) * C + i]));
+      worst = fmax(worst, fabs(out_n[(size_t)b * C + i] - out[(size_t)b * C + i]));
+      dfull[((size_t)b * T + pool[b]) * C + i] = dout[(size_t)b * C + i];
+    }
+    for (int h = 0; h < NH; h++)
+      for (int u = 0; u < T; u++)
+        worst = fmax(worst, fabs(att[((size_t)b * NH + h) * T + u] - c->att[(((size_t)b * NH + h) * T + pool[b]) * T + u]));
+  }
+  fail_if(!(worst <= 1e-14), "pooled attention forward vs the full one's rows", worst);
+  dc_cpu_f64_attention_backward(dref, dfull, c->qkv, c->att, B, T, C, NH);
+  dc_cpu_f64_attention_pooled_backward(dqkv, dout, c->qkv, att, pool, B, T, C, NH);
+  double wb = 0;
+  for (size_t i = 0; i < nqkv; i++) wb = fmax(wb, fabs(dqkv[i] - dref[i]));
+  fail_if(!(wb <= 1e-13), "pooled attention backward vs the full one's", wb);
+  printf("  pooled rows: forward within %.1e of the full one's rows, backward %.1e\n", worst, wb);
+  /* float kernels on the same data */
+  float *out_f = calloc((size_t)B * C, sizeof *out_f), *att_f = calloc((size_t)B * NH * T, sizeof *att_f);
+  float *dout_f = gc_to_float(dout, (size_t)B * C), *dqkv_f = calloc(nqkv, sizeof *dqkv_f);
+  dc_cpu_f32_attention_pooled_forward(out_f, att_f, qkv_f, pool, B, T, C, NH, c->causal);
+  dc_cpu_f32_attention_pooled_backward(dqkv_f, dout_f, qkv_f, att_f, pool, B, T, C, NH);
+  gc_compare_f32("pooled attention out", out_f, out, (size_t)B * C, 1e-5);
+  gc_compare_f32("pooled attention att", att_f, att, (size_t)B * NH * T, 5e-7);
+  gc_compare_f32("pooled attention dqkv", dqkv_f, dqkv, nqkv, 1e-5);
+  free(pool), free(out), free(att), free(out_n), free(dout), free(dfull), free(dqkv), free(dref);
+  free(out_f), free(att_f), free(dout_f), free(dqkv_f);
 }
 
 static void check_attention(int B, int T, int C, int NH, int causal, double spread) {
@@ -113,6 +159,8 @@ static void check_attention(int B, int T, int C, int NH, int causal, double spre
   fail_if(memcmp(out_n, out_f, nout * sizeof *out_n) != 0, "attention forward without att (f32) differs", 0);
   fail_if(memcmp(out_d, c.out, nout * sizeof *out_d) != 0, "attention forward without att (f64) differs", 0);
   free(out_n), free(out_d);
+
+  check_pooled(&c, qkv_f);
 
   free(c.out), free(c.att), free(c.qkv), free(c.r), free(ref_out), free(ref_att), free(dqkv);
   free(qkv_f), free(r_f), free(out_f), free(att_f), free(dqkv_f);

@@ -38,13 +38,18 @@ static void take_all(struct dc_clip *c) {
   const struct dc_model_config *cfg = &c->cfg;
   int B = c->B, Bt = c->Bt, M = cfg->n_modalities, L = dc_cfg_tokens(cfg), text = c->loss_kind != DC_CLIP_LINEAR;
   size_t D = cfg->embed_dim, Wt = cfg->text_width, X = cfg->context, S = L + 1, LW = (size_t)(B > Bt ? B : Bt);
+  /* both encoders are read at one row per sequence: the cls row (0) of each modality's
+   * sequence, the end-of-text row of each prompt */
+  c->io.cls_rows = dc_arena_ints(a, (size_t)M * B);
   dc_image_encoder_acts_take(a, &c->enc_acts, &c->enc, B, L, c->eval_only, c->params.be);
+  dc_stack_acts_pool(a, &c->enc_acts.st, &c->enc.enc, M * B, (int)S, c->io.cls_rows, c->params.be);
+  c->io.eot = dc_arena_ints(a, Bt);
   if (text && c->eval_only) dc_stack_acts_take_inference(a, &c->txt_acts, &c->text.st, Bt, (int)X, c->params.be);
   else if (text) dc_stack_acts_take(a, &c->txt_acts, &c->text.st, Bt, (int)X);
+  if (text) dc_stack_acts_pool(a, &c->txt_acts, &c->text.st, Bt, (int)X, c->io.eot, c->params.be);
   for (int m = 0; m < M; m++) c->io.x[m] = dc_arena_floats(a, (size_t)B * L * cfg->bands[m]);
   c->io.t = dc_arena_ints(a, B);
   c->io.tokens = dc_arena_ints(a, Bt * X);
-  c->io.eot = dc_arena_ints(a, Bt);
   c->io.text_of = dc_arena_ints(a, B);
   c->io.targets = dc_arena_ints(a, B);
   c->io.image_features = dc_arena_floats(a, B * D);
@@ -55,7 +60,7 @@ static void take_all(struct dc_clip *c) {
   k->head_in = dc_arena_floats(a, B * M * D);
   k->zi = dc_arena_floats(a, B * D);
   k->ni = dc_arena_floats(a, B);
-  k->txt_pooled = dc_arena_floats(a, Bt * Wt);
+  k->txt_pooled = c->txt_acts.pooled; /* (Bt, Wt) */
   k->zt_all = dc_arena_floats(a, Bt * D);
   k->nt = dc_arena_floats(a, Bt);
   k->zt = dc_arena_floats(a, B * D);
@@ -73,8 +78,7 @@ static void take_all(struct dc_clip *c) {
   k->dtxt_all = dc_arena_floats(a, Bt * D);
   k->dpooled = dc_arena_floats(a, Bt * Wt);
   k->dhead_in = dc_arena_floats(a, B * M * D);
-  k->denc = dc_arena_floats(a, (size_t)M * B * S * D);
-  k->dtxt_seq = dc_arena_floats(a, Bt * X * Wt);
+  k->denc = dc_arena_floats(a, (size_t)M * B * D);
   int n_img = M * B * (int)S, n_txt = text ? Bt * (int)X : 0;
   int width = D > Wt ? (int)D : (int)Wt;
   int hid_i = (int)(D * cfg->mlp_ratio), hid_t = 4 * (int)Wt;
@@ -108,6 +112,7 @@ static enum dc_status init(struct dc_clip *c, const struct dc_model_config *cfg,
   DC_TRY(dc_arena_commit(&c->arena, be));
   take_all(c);
   DC_TRY(dc_arena_check(&c->arena));
+  be->zero(c->io.cls_rows, (size_t)cfg->n_modalities * B * sizeof(int));
   int *ar = malloc((size_t)B * sizeof *ar);
   DC_CHECK_ALLOC(ar);
   for (int b = 0; b < B; b++) ar[b] = b;
@@ -157,8 +162,7 @@ static void text_fwd(struct dc_clip *c, const struct dc_nn *nn) {
   int Bt = c->Bt, X = c->text_ctx, Wt = c->cfg.text_width, D = c->cfg.embed_dim;
   be->embedding_forward(c->txt_acts.xs[0], c->io.tokens, dc_param(nn->reg, t->tok_emb), Bt * X, Wt);
   be->add_broadcast(c->txt_acts.xs[0], dc_param(nn->reg, t->pos_emb), Bt, (size_t)X * Wt);
-  dc_stack_fwd(nn, &t->st, &c->txt_acts, Bt, X);
-  be->gather_rows(c->acts.txt_pooled, 1, c->txt_acts.out, X, c->io.eot, Bt, 1, Wt);
+  dc_stack_fwd(nn, &t->st, &c->txt_acts, Bt, X); /* txt_pooled: the end-of-text rows */
   be->gemm(0, 0, Bt, D, Wt, 1.0f, c->acts.txt_pooled, Wt, dc_param(nn->reg, t->proj), D, 0.0f,
            c->io.text_features, D);
 }
@@ -168,12 +172,12 @@ void dc_clip_image_features(struct dc_clip *c, int train) {
   struct dc_nn nn = {be, &c->params, c->reduce};
   struct dc_clip_acts *k = &c->acts;
   const struct dc_model_config *cfg = &c->cfg;
-  int B = c->B, M = cfg->n_modalities, S = dc_cfg_tokens(cfg) + 1, D = cfg->embed_dim;
+  int B = c->B, M = cfg->n_modalities, D = cfg->embed_dim;
   c->train = train;
   dc_image_encoder_fwd(&nn, &c->buffers, &c->enc, &c->enc_acts, (const float *const *)c->io.x, c->io.t, NULL,
                        train);
   for (int m = 0; m < M; m++) /* cls outputs after the shared final norm, concatenated */
-    be->copy_rows(k->head_in + (size_t)m * D, M * D, c->enc_acts.st.out + (size_t)m * B * S * D, S * D, B, D);
+    be->copy_rows(k->head_in + (size_t)m * D, M * D, c->enc_acts.st.pooled + (size_t)m * B * D, D, B, D);
   dc_linear_fwd(&nn, &c->head, c->io.image_features, k->head_in, B);
 }
 
@@ -262,7 +266,7 @@ enum dc_status dc_clip_backward(struct dc_clip *c) {
   struct dc_clip_acts *k = &c->acts;
   const struct dc_model_config *cfg = &c->cfg;
   const struct dc_text_encoder *t = &c->text;
-  int B = c->B, Bt = c->Bt, M = cfg->n_modalities, S = dc_cfg_tokens(cfg) + 1, D = cfg->embed_dim;
+  int B = c->B, Bt = c->Bt, M = cfg->n_modalities, D = cfg->embed_dim;
   int X = c->text_ctx, Wt = cfg->text_width;
   be->zero(c->params.grads, c->params.n_trainable * sizeof(float));
   if (c->loss_kind == DC_CLIP_LINEAR) {
@@ -286,17 +290,14 @@ enum dc_status dc_clip_backward(struct dc_clip *c) {
     /* text side */
     be->gemm(0, 1, Bt, Wt, D, 1.0f, k->dtxt_all, D, dc_param(&c->params, t->proj), D, 0.0f, k->dpooled, Wt);
     be->gemm(1, 0, Wt, D, Bt, 1.0f, k->txt_pooled, Wt, k->dtxt_all, D, 1.0f, dc_grad(&c->params, t->proj), D);
-    be->zero(k->dtxt_seq, (size_t)Bt * X * Wt * sizeof(float));
-    be->gather_rows_backward(k->dtxt_seq, X, k->dpooled, 1, c->io.eot, Bt, 1, Wt);
-    dc_stack_bwd(&nn, &t->st, &c->txt_acts, &c->scratch, k->dtxt_seq, Bt, X);
+    dc_stack_bwd(&nn, &t->st, &c->txt_acts, &c->scratch, k->dpooled, Bt, X);
     be->add_broadcast_backward(dc_grad(&c->params, t->pos_emb), c->txt_acts.dres, Bt, (size_t)X * Wt);
     be->embedding_backward(dc_grad(&c->params, t->tok_emb), c->txt_acts.dres, c->io.tokens, Bt * X, Wt);
   }
   /* image side */
   dc_linear_bwd(&nn, &c->head, k->dhead_in, k->dimg, k->head_in, B);
-  be->zero(k->denc, (size_t)M * B * S * D * sizeof(float));
-  for (int m = 0; m < M; m++)
-    be->copy_rows(k->denc + (size_t)m * B * S * D, S * D, k->dhead_in + (size_t)m * D, M * D, B, D);
+  for (int m = 0; m < M; m++) /* the gradient of the cls rows */
+    be->copy_rows(k->denc + (size_t)m * B * D, D, k->dhead_in + (size_t)m * D, M * D, B, D);
   dc_image_encoder_bwd(&nn, &c->buffers, &c->enc, &c->enc_acts, &c->scratch, k->denc,
                        (const float *const *)c->io.x, NULL, c->train);
   return DC_OK;

@@ -86,18 +86,13 @@ void dc_block_scratch_take(struct dc_arena *a, struct dc_block_scratch *s, int N
   s->dh = dc_arena_floats(a, (size_t)N * hidden);
 }
 
-void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
-                  float *out, const float *x, int B, int T) {
+/* The MLP half of a block on N rows: out = y + fc2(act(fc1(ln2(y)))), y in acts->y */
+static void block_mlp_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts, float *out,
+                          int N) {
   const struct dc_backend *be = nn->be;
   const struct dc_registry *r = nn->reg;
-  int N = B * T, C = blk->C;
-  be->layernorm_forward(acts->ln1, acts->ln1_mean, acts->ln1_rstd, x, dc_param(r, blk->ln1.w),
-                        dc_param(r, blk->ln1.b), N, C, blk->ln1.eps);
-  dc_linear_fwd(nn, &blk->qkv, acts->qkv, acts->ln1, N);
-  be->attention_forward(acts->atty, acts->att, acts->qkv, B, T, C, blk->NH, blk->causal);
-  linear_fwd_residual(nn, &blk->proj, acts->y, acts->atty, x, N);
   be->layernorm_forward(acts->ln2, acts->ln2_mean, acts->ln2_rstd, acts->y, dc_param(r, blk->ln2.w),
-                        dc_param(r, blk->ln2.b), N, C, blk->ln2.eps);
+                        dc_param(r, blk->ln2.b), N, blk->C, blk->ln2.eps);
   size_t nh = (size_t)N * blk->hidden;
   if (!acts->train && be->linear_forward_act) {
     const struct dc_linear *l = &blk->fc1;
@@ -113,13 +108,43 @@ void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_
   linear_fwd_residual(nn, &blk->fc2, out, acts->a, acts->y, N);
 }
 
-void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
-                  const struct dc_block_scratch *s, float *dx, const float *dout, const float *x,
-                  int B, int T) {
+/* ln1 and qkv of a block on N rows of x */
+static void block_qkv_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
+                          const float *x, int N) {
+  const struct dc_registry *r = nn->reg;
+  nn->be->layernorm_forward(acts->ln1, acts->ln1_mean, acts->ln1_rstd, x, dc_param(r, blk->ln1.w),
+                            dc_param(r, blk->ln1.b), N, blk->C, blk->ln1.eps);
+  dc_linear_fwd(nn, &blk->qkv, acts->qkv, acts->ln1, N);
+}
+
+void dc_block_fwd(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
+                  float *out, const float *x, int B, int T) {
+  int N = B * T;
+  block_qkv_fwd(nn, blk, acts, x, N);
+  nn->be->attention_forward(acts->atty, acts->att, acts->qkv, B, T, blk->C, blk->NH, blk->causal);
+  linear_fwd_residual(nn, &blk->proj, acts->y, acts->atty, x, N);
+  block_mlp_fwd(nn, blk, acts, out, N);
+}
+
+/* The block on N = B*T rows of x whose output is read at row pool[b] of each sequence
+ * only: out and xp (B,C) are that output and x at those rows; qkv and ln1 on all rows (the
+ * keys and values), the rest of acts on B rows (att (B,NH,T)). */
+static void block_fwd_pooled(const struct dc_nn *nn, const struct dc_block *blk, struct dc_block_acts *acts,
+                             float *out, float *xp, const float *x, const int *pool, int B, int T) {
+  const struct dc_backend *be = nn->be;
+  block_qkv_fwd(nn, blk, acts, x, B * T);
+  be->attention_pooled_forward(acts->atty, acts->att, acts->qkv, pool, B, T, blk->C, blk->NH, blk->causal);
+  be->gather_rows(xp, 1, x, T, pool, B, 1, blk->C);
+  linear_fwd_residual(nn, &blk->proj, acts->y, acts->atty, xp, B);
+  block_mlp_fwd(nn, blk, acts, out, B);
+}
+
+/* The MLP half's backward on N rows: s->dy = the gradient of y (through the MLP and the
+ * residual). dout must not be s->dy, s->dln or s->dh. */
+static void block_mlp_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                          const struct dc_block_scratch *s, const float *dout, int N) {
   const struct dc_backend *be = nn->be;
   const struct dc_registry *r = nn->reg;
-  int N = B * T, C = blk->C;
-  /* MLP branch: dout flows to fc2 and straight through the residual to y. */
   if (block_gated(be)) { /* h holds act' (dc_block_fwd) */
     const struct dc_linear *l = &blk->fc2;
     be->linear_backward_gated(s->dh, dc_grad(r, l->w), l->b >= 0 ? dc_grad(r, l->b) : NULL, dout, acts->a,
@@ -130,20 +155,50 @@ void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const stru
   }
   dc_linear_bwd(nn, &blk->fc1, s->dln, s->dh, acts->ln2, N);
   be->layernorm_backward(s->dy, dc_grad(r, blk->ln2.w), dc_grad(r, blk->ln2.b), s->dln, acts->y,
-                         dc_param(r, blk->ln2.w), acts->ln2_mean, acts->ln2_rstd, N, C);
-  be->add_inplace(s->dy, dout, (size_t)N * C);
+                         dc_param(r, blk->ln2.w), acts->ln2_mean, acts->ln2_rstd, N, blk->C);
+  be->add_inplace(s->dy, dout, (size_t)N * blk->C);
+}
+
+/* qkv's and ln1's backward on N rows: dx = the gradient of x through ln1 (s->dqkv in) */
+static void block_qkv_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                          const struct dc_block_scratch *s, float *dx, const float *x, int N) {
+  const struct dc_registry *r = nn->reg;
+  dc_linear_bwd(nn, &blk->qkv, s->dln, s->dqkv, acts->ln1, N);
+  nn->be->layernorm_backward(dx, dc_grad(r, blk->ln1.w), dc_grad(r, blk->ln1.b), s->dln, x,
+                             dc_param(r, blk->ln1.w), acts->ln1_mean, acts->ln1_rstd, N, blk->C);
+}
+
+void dc_block_bwd(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                  const struct dc_block_scratch *s, float *dx, const float *dout, const float *x,
+                  int B, int T) {
+  const struct dc_backend *be = nn->be;
+  int N = B * T, C = blk->C;
+  /* MLP branch: dout flows to fc2 and straight through the residual to y. */
+  block_mlp_bwd(nn, blk, acts, s, dout, N);
   /* Attention branch: dy flows to proj and straight through to x. dout is dead from here,
    * so dx may alias it. */
   dc_linear_bwd(nn, &blk->proj, s->datty, s->dy, acts->atty, N);
   be->attention_backward(s->dqkv, s->datty, acts->qkv, acts->att, B, T, C, blk->NH);
-  dc_linear_bwd(nn, &blk->qkv, s->dln, s->dqkv, acts->ln1, N);
-  be->layernorm_backward(dx, dc_grad(r, blk->ln1.w), dc_grad(r, blk->ln1.b), s->dln, x,
-                         dc_param(r, blk->ln1.w), acts->ln1_mean, acts->ln1_rstd, N, C);
+  block_qkv_bwd(nn, blk, acts, s, dx, x, N);
   be->add_inplace(dx, s->dy, (size_t)N * C);
+}
+
+/* block_fwd_pooled's backward: dout (B,C) the gradient of its out (not s->dy, s->dln or
+ * s->dh); dx (B*T,C) assigned. */
+static void block_bwd_pooled(const struct dc_nn *nn, const struct dc_block *blk, const struct dc_block_acts *acts,
+                             const struct dc_block_scratch *s, float *dx, const float *dout, const float *x,
+                             const int *pool, int B, int T) {
+  const struct dc_backend *be = nn->be;
+  block_mlp_bwd(nn, blk, acts, s, dout, B);
+  dc_linear_bwd(nn, &blk->proj, s->datty, s->dy, acts->atty, B);
+  be->attention_pooled_backward(s->dqkv, s->datty, acts->qkv, acts->att, pool, B, T, blk->C, blk->NH);
+  block_qkv_bwd(nn, blk, acts, s, dx, x, B * T);
+  be->gather_rows_backward(dx, T, s->dy, 1, pool, B, 1, blk->C); /* the residual, at the pooled rows */
 }
 
 void dc_stack_acts_take(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T) {
   size_t N = (size_t)B * T, C = st->norm.C;
+  memset(acts, 0, sizeof *acts);
   for (int i = 0; i < st->depth; i++) dc_block_acts_take(a, &acts->blocks[i], &st->blocks[i], B, T, 1);
   for (int i = 0; i <= st->depth; i++) acts->xs[i] = dc_arena_floats(a, N * C);
   acts->out = dc_arena_floats(a, N * C);
@@ -199,39 +254,98 @@ static struct dc_block_acts block_acts_at(const struct dc_block_acts *a, const s
   return v;
 }
 
+/* The last block's activations for sequences b0 .. when the stack is read at one row per
+ * sequence: ln1 and qkv hold every row, the rest one row per sequence */
+static struct dc_block_acts block_acts_pooled_at(const struct dc_block_acts *a, const struct dc_block *blk, int b0,
+                                                 int T) {
+  struct dc_block_acts v = *a;
+  if (!a->train) return v;
+  size_t r = (size_t)b0 * T, p = (size_t)b0, C = blk->C, H = blk->hidden;
+  v.ln1 += r * C, v.ln1_mean += r, v.ln1_rstd += r, v.qkv += r * 3 * C;
+  v.atty += p * C, v.y += p * C, v.ln2 += p * C, v.ln2_mean += p, v.ln2_rstd += p, v.h += p * H, v.a += p * H;
+  if (v.att) v.att += p * blk->NH * T;
+  return v;
+}
+
+void dc_stack_acts_pool(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T,
+                        const int *pool, const struct dc_backend *be) {
+  size_t C = st->norm.C;
+  acts->pool = pool;
+  acts->pooled = dc_arena_floats(a, (size_t)B * C);
+  acts->pmean = dc_arena_floats(a, B);
+  acts->prstd = dc_arena_floats(a, B);
+  acts->xp = dc_arena_floats(a, (size_t)B * C);
+  acts->outp = dc_arena_floats(a, (size_t)B * C);
+  /* without the pooled attention, the backward spreads the rows' gradient over (N,C) */
+  int train = st->depth > 0 && acts->blocks[0].train; /* dc_stack_acts_take, not _inference */
+  acts->dfull = train && !be->attention_pooled_forward ? dc_arena_floats(a, (size_t)B * T * C) : NULL;
+}
+
+static int stack_pooled(const struct dc_backend *be, const struct dc_stack_acts *acts) {
+  return acts->pool && be->attention_pooled_forward && be->attention_pooled_backward;
+}
+
 /* A stack's forward and backward run the batch in chunks of whole sequences, each chunk
  * through every block (and the final norm) before the next, so that one op's output is
  * still in cache when the next op reads it. The sequences are independent, so the
  * activations are those of the whole batch; parameter gradients accumulate over the
  * chunks (in a fixed order: a run stays reproducible). */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T) {
-  int chunk = stack_chunk(nn->be, B, T);
+  const struct dc_backend *be = nn->be;
+  const struct dc_registry *r = nn->reg;
+  int chunk = stack_chunk(be, B, T), pooled = stack_pooled(be, acts), full = st->depth - pooled;
   if (acts->chunk > 0 && acts->chunk < chunk) chunk = acts->chunk; /* what its buffers hold */
   size_t C = st->norm.C;
   for (int b0 = 0; b0 < B; b0 += chunk) {
     int bc = B - b0 < chunk ? B - b0 : chunk;
     size_t off = (size_t)b0 * T * C;
-    for (int i = 0; i < st->depth; i++) {
+    for (int i = 0; i < full; i++) {
       struct dc_block_acts v = block_acts_at(&acts->blocks[i], &st->blocks[i], b0, T);
       dc_block_fwd(nn, &st->blocks[i], &v, acts->xs[i + 1] + off, acts->xs[i] + off, bc, T);
     }
-    nn->be->layernorm_forward(acts->out + off, acts->mean + (size_t)b0 * T, acts->rstd + (size_t)b0 * T,
-                              acts->xs[st->depth] + off, dc_param(nn->reg, st->norm.w), dc_param(nn->reg, st->norm.b),
-                              bc * T, st->norm.C, st->norm.eps);
+    if (pooled) { /* the last block and the norm at the rows read */
+      struct dc_block_acts v = block_acts_pooled_at(&acts->blocks[full], &st->blocks[full], b0, T);
+      size_t po = (size_t)b0 * C;
+      block_fwd_pooled(nn, &st->blocks[full], &v, acts->outp + po, acts->xp + po, acts->xs[full] + off,
+                       acts->pool + b0, bc, T);
+      be->layernorm_forward(acts->pooled + po, acts->pmean + b0, acts->prstd + b0, acts->outp + po,
+                            dc_param(r, st->norm.w), dc_param(r, st->norm.b), bc, st->norm.C, st->norm.eps);
+      continue;
+    }
+    be->layernorm_forward(acts->out + off, acts->mean + (size_t)b0 * T, acts->rstd + (size_t)b0 * T,
+                          acts->xs[st->depth] + off, dc_param(r, st->norm.w), dc_param(r, st->norm.b), bc * T,
+                          st->norm.C, st->norm.eps);
   }
+  if (acts->pool && !pooled) be->gather_rows(acts->pooled, 1, acts->out, T, acts->pool, B, 1, st->norm.C);
 }
 
 void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
                   const struct dc_block_scratch *s, const float *dout, int B, int T) {
-  int chunk = stack_chunk(nn->be, B, T);
+  const struct dc_backend *be = nn->be;
+  const struct dc_registry *r = nn->reg;
+  int chunk = stack_chunk(be, B, T), pooled = stack_pooled(be, acts), full = st->depth - pooled;
   size_t C = st->norm.C;
+  if (acts->pool && !pooled) { /* the rows' gradient spread over the whole output */
+    be->zero(acts->dfull, (size_t)B * T * C * sizeof(float));
+    be->gather_rows_backward(acts->dfull, T, dout, 1, acts->pool, B, 1, st->norm.C);
+    dout = acts->dfull;
+  }
   for (int b0 = 0; b0 < B; b0 += chunk) {
     int bc = B - b0 < chunk ? B - b0 : chunk;
     size_t off = (size_t)b0 * T * C;
-    nn->be->layernorm_backward(acts->dres + off, dc_grad(nn->reg, st->norm.w), dc_grad(nn->reg, st->norm.b),
-                               dout + off, acts->xs[st->depth] + off, dc_param(nn->reg, st->norm.w),
-                               acts->mean + (size_t)b0 * T, acts->rstd + (size_t)b0 * T, bc * T, st->norm.C);
-    for (int i = st->depth - 1; i >= 0; i--) {
+    if (pooled) { /* the norm and the last block at the rows read; d outp in s->datty */
+      struct dc_block_acts v = block_acts_pooled_at(&acts->blocks[full], &st->blocks[full], b0, T);
+      size_t po = (size_t)b0 * C;
+      be->layernorm_backward(s->datty, dc_grad(r, st->norm.w), dc_grad(r, st->norm.b), dout + po, acts->outp + po,
+                             dc_param(r, st->norm.w), acts->pmean + b0, acts->prstd + b0, bc, st->norm.C);
+      block_bwd_pooled(nn, &st->blocks[full], &v, s, acts->dres + off, s->datty, acts->xs[full] + off,
+                       acts->pool + b0, bc, T);
+    } else {
+      be->layernorm_backward(acts->dres + off, dc_grad(r, st->norm.w), dc_grad(r, st->norm.b), dout + off,
+                             acts->xs[st->depth] + off, dc_param(r, st->norm.w), acts->mean + (size_t)b0 * T,
+                             acts->rstd + (size_t)b0 * T, bc * T, st->norm.C);
+    }
+    for (int i = full - 1; i >= 0; i--) {
       struct dc_block_acts v = block_acts_at(&acts->blocks[i], &st->blocks[i], b0, T);
       dc_block_bwd(nn, &st->blocks[i], &v, s, acts->dres + off, acts->dres + off, acts->xs[i] + off, bc, T);
     }

@@ -21,8 +21,13 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 rm -rf "$work" && mkdir -p "$work/bin" "$work/submit" || exit 1
+# 400 epochs: a run lasts seconds, so a signal sent when its log shows epoch 10 (polled every
+# 50 ms) lands before it ends (at 120 epochs a run took 1 s and slot 4 sometimes missed it).
+# A line every 10 epochs, not every epoch: mpirun stops reading the ranks' output (a pty, a
+# few KB of buffer) once it has SIGTERM, and forwards the signal about 1 s later, so a rank
+# logging 150 lines/s blocks in write() and is killed before it can stop (slot 4)
 sets=(--set data.synthetic=tiny --set bench.shots=4 --set bench.runs=2 --set pretrain.epochs=3 --set pretrain.log_every=1
-  --set finetune.epochs=120 --set finetune.log_every=1 --set run.name=requeue
+  --set finetune.epochs=400 --set finetune.log_every=10 --set run.name=requeue
   --set bench.finetune_groups=1) # the runs one after the other, as the slots below expect (bench_groups: in parallel)
 
 cat >"$work/bin/srun" <<EOF
@@ -65,9 +70,9 @@ slot() {
 }
 
 slot 1 " epoch [0-9]*/[0-9]* step" USR1 shell
-slot 2 "run 0, 4-shot: epoch 2/120" USR1 shell
-slot 3 "run 0, 4-shot: epoch 120/120" USR1 shell
-slot 4 "run 1, 4-shot: epoch 2/120" TERM mpirun
+slot 2 "run 0, 4-shot: epoch 10/400" USR1 shell
+slot 3 "run 0, 4-shot: epoch 400/400" USR1 shell
+slot 4 "run 1, 4-shot: epoch 10/400" TERM mpirun
 slot 5 "" "" ""
 requeues=$(grep -c "requeue 77" "$work/scontrol.args" 2>/dev/null || echo 0)
 [ "$requeues" = 4 ] || fail "$requeues requeues, expected 4 (one per signalled slot)"

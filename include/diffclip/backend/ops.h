@@ -151,7 +151,14 @@ DC_OPS(DC_CPU_DECL_F64, double)
  *  - act_forward_grad: out = act(inp) and grad = act'(inp) over n values; grad may alias
  *    inp (so a training forward can keep act' where the pre-activation was).
  *  - linear_backward_gated: linear_backward with dinp = (dout . weight) * gate, gate
- *    (N,IC): an activation's backward folded into the GEMM before it. */
+ *    (N,IC): an activation's backward folded into the GEMM before it.
+ *  - attention_pooled_forward: attention_forward's output at one query row of each
+ *    sequence only, pool[b] (B, backend memory; causal: keys <= pool[b]): out (B,C), att
+ *    (B,NH,T) that row's probabilities (0 where masked) or NULL. It is those rows of
+ *    attention_forward, for a stack whose output is read at one row per sequence (the
+ *    cls or end-of-text row; nn.h's dc_stack_acts_pool).
+ *  - attention_pooled_backward: its backward; dqkv (B,T,3C) ASSIGNED: q's part is zero
+ *    but at the pooled rows. */
 #define DC_FUSED_OPS(X, T)                                                                           \
   X(void, linear_forward_residual, (T *out, const T *inp, const T *weight, const T *bias, const T *res, \
                                     int N, int IC, int OC))                                          \
@@ -159,7 +166,11 @@ DC_OPS(DC_CPU_DECL_F64, double)
                                int N, int IC, int OC))                                               \
   X(void, act_forward_grad, (enum dc_act act, T *out, T *grad, const T *inp, size_t n))              \
   X(void, linear_backward_gated, (T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,        \
-                                  const T *weight, const T *gate, int N, int IC, int OC))
+                                  const T *weight, const T *gate, int N, int IC, int OC))             \
+  X(void, attention_pooled_forward, (T *out, T *att, const T *qkv, const int *pool, int B, int T_,     \
+                                     int C, int NH, int causal))                                       \
+  X(void, attention_pooled_backward, (T *dqkv, const T *dout, const T *qkv, const T *att,             \
+                                      const int *pool, int B, int T_, int C, int NH))
 DC_FUSED_OPS(DC_CPU_DECL_F32, float)
 DC_FUSED_OPS(DC_CPU_DECL_F64, double)
 

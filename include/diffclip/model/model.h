@@ -89,11 +89,14 @@ void dc_image_encoder_acts_take(struct dc_arena *a, struct dc_image_encoder_acts
                                 const struct dc_backend *be);
 /* x[m] (B*L, C_m) channel-last patches; t (B) timesteps; ids_keep[m] (B*K) kept tokens in
  * order, or NULL for all L tokens (K = L). train: BatchNorm uses batch statistics and
- * updates the running ones; otherwise running statistics. Output acts->st.out (M*B,T,D). */
+ * updates the running ones; otherwise running statistics. Output acts->st.out (M*B,T,D),
+ * or acts->st.pooled (M*B,D) when the stack is read at one row per sequence. */
 void dc_image_encoder_fwd(const struct dc_nn *nn, const struct dc_registry *buffers,
                           const struct dc_image_encoder *e, struct dc_image_encoder_acts *acts,
                           const float *const *x, const int *t, const int *const *ids_keep, int train);
-/* dout (M*B, T, D): gradient of acts->st.out. Accumulates parameter gradients. */
+/* dout (M*B, T, D): gradient of acts->st.out, or (M*B, D) of acts->st.pooled when the
+ * stack is read at one row per sequence (dc_stack_acts_pool). Accumulates parameter
+ * gradients. */
 void dc_image_encoder_bwd(const struct dc_nn *nn, const struct dc_registry *buffers,
                           const struct dc_image_encoder *e, struct dc_image_encoder_acts *acts,
                           const struct dc_block_scratch *s, const float *dout,
@@ -166,6 +169,7 @@ struct dc_clip_io {
   int *t;                      /* (B) */
   int *tokens;                 /* (Bt*ctx) */
   int *eot;                    /* (Bt) end-of-text position of each text */
+  int *cls_rows;               /* (M*B) zeros: the row each image sequence is read at */
   int *text_of;                /* (B) which text row pairs with image b */
   int *targets;                /* (B) arange(B) */
   float *image_features;       /* (B, D) before normalisation */
@@ -183,8 +187,7 @@ struct dc_clip_acts {
   float *probs_i, *probs_t;        /* (B, B) */
   float *dlogits, *dtmp, *dtmp_t;  /* (B, B) */
   float *dzi, *dzt, *dimg, *dzt_all, *dtxt_all, *dpooled, *dhead_in; /* gradient scratch */
-  float *denc;                     /* (M*B, L+1, D) */
-  float *dtxt_seq;                 /* (Bt*ctx, Wt) */
+  float *denc;                     /* (M*B, D) the gradient of the cls rows */
 };
 /* The fine-tuning loss (see src/model/clip.c). */
 enum dc_clip_loss {
@@ -243,9 +246,11 @@ enum dc_status dc_clip_backward(struct dc_clip *c);
 
 /* ---- matrix-multiply FLOP counts of one forward (training step = 3x) ---- */
 double dc_flops_pretrain_forward(const struct dc_model_config *c, int B);
-double dc_flops_image_forward(const struct dc_model_config *c, int B);
+/* pooled: the encoder's last block on the rows read only (a backend with
+ * attention_pooled_forward; nn.h's dc_stack_acts_pool), else on every row */
+double dc_flops_image_forward(const struct dc_model_config *c, int B, int pooled);
 /* ctx: tokens per prompt the encoder runs on (dc_clip's text_ctx; cfg->context when <= 0) */
-double dc_flops_text_forward(const struct dc_model_config *c, int Bt, int ctx);
+double dc_flops_text_forward(const struct dc_model_config *c, int Bt, int ctx, int pooled);
 
 /* ---- fixed tables (host) ---- */
 /* 2-D sin-cos position table ((W*W + 1), D), cls row (zeros) first; D % 4 == 0. */

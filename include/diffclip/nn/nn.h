@@ -112,6 +112,11 @@ struct dc_stack_acts {
   float *xs[DC_MAX_DEPTH + 1]; /* block inputs; xs[depth] is the last block's output (N,C) */
   float *out, *mean, *rstd;    /* after the final norm (N,C) (N) (N) */
   float *dres;                 /* (N,C) residual-stream gradient */
+  /* Read at one row per sequence (dc_stack_acts_pool), else pool is NULL: */
+  const int *pool;             /* (B) the row of each sequence that is read */
+  float *pooled, *pmean, *prstd; /* after the final norm (B,C) (B) (B) */
+  float *xp, *outp;            /* (B,C) the last block's input and output at those rows */
+  float *dfull;                /* (N,C) backward without attention_pooled_*: the rows' gradient spread out */
 };
 /* Registers blocks "<block_prefix>.<i>" for i < depth and the final norm `norm_name`. */
 enum dc_status dc_stack_register(struct dc_stack *st, struct dc_registry *r, const char *block_prefix,
@@ -130,9 +135,21 @@ void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts
  * for tests, which split a batch into single sequences to check that chunks change
  * nothing. */
 void dc_stack_set_chunk_rows(int rows);
-/* Input is acts->xs[0] (filled by the caller); output in acts->out. */
+/* A stack whose output is read at one row of each sequence only, pool[b] (B ints in
+ * backend memory, read when the passes run): the image encoder's cls row, the text
+ * encoder's end-of-text row. Called after dc_stack_acts_take or _take_inference with the
+ * same B and T. dc_stack_fwd then leaves those rows after the final norm in acts->pooled
+ * (B,C), and dc_stack_bwd takes their gradient (B,C). Where backend be has
+ * attention_pooled_forward, the last block computes its attention for those queries only
+ * and its projection, MLP and the final norm on those rows only: the other rows of its
+ * output are never read, and its keys and values (all rows) are what the earlier blocks'
+ * gradients come through. Otherwise the whole stack runs and the rows are gathered. */
+void dc_stack_acts_pool(struct dc_arena *a, struct dc_stack_acts *acts, const struct dc_stack *st, int B, int T,
+                        const int *pool, const struct dc_backend *be);
+/* Input is acts->xs[0] (filled by the caller); output in acts->out, or acts->pooled. */
 void dc_stack_fwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts, int B, int T);
-/* dout (N,C) is the gradient of acts->out; the input gradient is left in acts->dres. */
+/* dout (N,C) is the gradient of acts->out, or (B,C) of acts->pooled; the input gradient
+ * is left in acts->dres. */
 void dc_stack_bwd(const struct dc_nn *nn, const struct dc_stack *st, struct dc_stack_acts *acts,
                   const struct dc_block_scratch *s, const float *dout, int B, int T);
 

@@ -448,3 +448,81 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
     free(buf);
   }
 }
+
+/* ---- one query row per sequence (ops.h: attention_pooled_forward) ----
+ * A stack read at one row of each sequence needs its last block's attention there only:
+ * 1/T of the work of attention_forward, so plain loops over the keys serve. */
+
+/* Probabilities p[0..n) of query q (hs values) against the keys at stride 3C from k. */
+static void attn_pooled_probs(real *p, const real *q, const real *k, int n, int C, int hs) {
+  const real scale = (real)1 / sqrt((real)hs);
+  for (int i = 0; i < n; i++) {
+    real s = 0;
+    for (int d = 0; d < hs; d++) s += q[d] * k[(size_t)i * 3 * C + d];
+    p[i] = s * scale;
+  }
+  attn_softmax(p, n);
+}
+
+void OP(attention_pooled_forward)(real *out,       /* (B, C) */
+                                  real *att,       /* (B, NH, T) or NULL */
+                                  const real *qkv, /* (B, T, 3C) */
+                                  const int *pool, /* (B) */
+                                  int B, int T, int C, int NH, int causal) {
+  if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
+  const int hs = C / NH;
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH, t = pool[b], n = causal ? t + 1 : T;
+    const real *seq = qkv + (size_t)b * T * 3 * C + h * hs;
+    real row[att ? 1 : T]; /* the probabilities when att is not kept */
+    real *p = att ? att + (size_t)bh * T : row, *o = out + (size_t)b * C + h * hs;
+    attn_pooled_probs(p, seq + (size_t)t * 3 * C, seq + C, n, C, hs);
+    for (int i = n; att && i < T; i++) p[i] = 0;
+    for (int d = 0; d < hs; d++) {
+      real acc = 0;
+      for (int i = 0; i < n; i++) acc += p[i] * seq[(size_t)i * 3 * C + 2 * C + d];
+      o[d] = acc;
+    }
+  }
+}
+
+void OP(attention_pooled_backward)(real *dqkv,       /* (B, T, 3C) */
+                                   const real *dout, /* (B, C) */
+                                   const real *qkv,  /* (B, T, 3C) */
+                                   const real *att,  /* (B, NH, T) */
+                                   const int *pool,  /* (B) */
+                                   int B, int T, int C, int NH) {
+  if (B <= 0 || T <= 0 || C <= 0 || NH <= 0) return;
+  const int hs = C / NH;
+  const real scale = (real)1 / sqrt((real)hs);
+  const size_t ld = (size_t)3 * C;
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH, t = pool[b];
+    const real *q = qkv + (size_t)b * T * ld + h * hs, *k = q + C, *v = q + 2 * C;
+    const real *p = att + (size_t)bh * T, *dy = dout + (size_t)b * C + h * hs;
+    real *dq = dqkv + (size_t)b * T * ld + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+    int n = attn_row_extent(p, T);
+    real dot = 0;
+    for (int i = 0; i < n; i++) {
+      real da = 0;
+      for (int d = 0; d < hs; d++) da += dy[d] * v[i * ld + d];
+      dot += p[i] * da;
+    }
+    real dqt[hs];
+    for (int d = 0; d < hs; d++) dqt[d] = 0;
+    for (int i = 0; i < T; i++) {
+      real da = 0;
+      for (int d = 0; d < hs && i < n; d++) da += dy[d] * v[i * ld + d];
+      real s = i < n ? p[i] * (da - dot) * scale : 0;
+      for (int d = 0; d < hs; d++) {
+        dqt[d] += s * k[i * ld + d];
+        dk[i * ld + d] = s * q[(size_t)t * ld + d];
+        dv[i * ld + d] = (i < n ? p[i] : 0) * dy[d];
+        dq[i * ld + d] = 0;
+      }
+    }
+    for (int d = 0; d < hs; d++) dq[(size_t)t * ld + d] = dqt[d];
+  }
+}
