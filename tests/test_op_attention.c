@@ -2,7 +2,9 @@
  * direct double computation, every probability row summing to 1 with masked entries
  * exactly 0, backward against central differences over all of q, k and v, float kernels
  * against double, dqkv assigned; the pooled forms (one query row per sequence) against
- * the full ones' rows. Shapes are odd on purpose, with T = 1 as an edge case. */
+ * the full ones' rows; in bf16, where the CPU has it, within bf16's rounding of double.
+ * Shapes are odd on purpose, with T = 1 as an edge case. */
+#include "diffclip/backend/backend.h"
 #include "gradcheck.h"
 
 struct attn_ctx {
@@ -162,12 +164,39 @@ static void check_attention(int B, int T, int C, int NH, int causal, double spre
 
   check_pooled(&c, qkv_f);
 
+  /* bf16 (run.precision): on a CPU with bf16 instructions the fast path's products round
+   * their operands to bfloat16 (8 bits of mantissa: ~4e-3 relative each), so out and dqkv
+   * are held to 1e-2 of double, and must differ from fp32 where the fast path runs (hs <=
+   * 16, T <= 128), which shows bf16 in effect; the probabilities (float softmax of bf16
+   * scores) also to 1e-2. Measured: at most 5.6e-3. */
+  if (dc_backend_set_precision(DC_PRECISION_BF16) == DC_PRECISION_BF16) {
+    float *out_b = calloc(nout, sizeof *out_b), *att_b = calloc(natt, sizeof *att_b);
+    float *dqkv_b = calloc(nqkv, sizeof *dqkv_b);
+    for (size_t i = 0; i < nqkv; i++) dqkv_b[i] = 1e6f;
+    dc_cpu_f32_attention_forward(out_b, att_b, qkv_f, B, T, C, NH, causal);
+    dc_cpu_f32_attention_backward(dqkv_b, r_f, qkv_f, att_b, B, T, C, NH);
+    dc_backend_set_precision(DC_PRECISION_FP32);
+    double e_out = gc_compare_f32("attention out (bf16)", out_b, c.out, nout, 1e-2);
+    gc_compare_f32("attention att (bf16)", att_b, c.att, natt, 1e-2);
+    double e_dq = gc_compare_f32("attention dqkv (bf16)", dqkv_b, dqkv, nqkv, 1e-2);
+    if (C / NH <= 16 && T <= 128 && T > 1 && !(e_out > 1e-5 && e_dq > 1e-5))
+      fail_if(1, "attention bf16: errors as small as fp32's, bf16 not in effect", fmax(e_out, e_dq));
+    int masked_b = 0;
+    for (size_t row = 0; causal && row < (size_t)B * NH * T; row++)
+      for (int u = (int)(row % T) + 1; u < T; u++) masked_b += att_b[row * T + u] != 0;
+    fail_if(masked_b != 0, "attention bf16: masked probabilities not 0", masked_b);
+    free(out_b), free(att_b), free(dqkv_b);
+  }
+
   free(c.out), free(c.att), free(c.qkv), free(c.r), free(ref_out), free(ref_att), free(dqkv);
   free(qkv_f), free(r_f), free(out_f), free(att_f), free(dqkv_f);
 }
 
 int main(void) {
   gc_seed(31337);
+  if (dc_backend_set_precision(DC_PRECISION_BF16) != DC_PRECISION_BF16)
+    printf("bf16 attention: skipped, this CPU has no bf16 instructions\n");
+  dc_backend_set_precision(DC_PRECISION_FP32);
   for (int causal = 0; causal <= 1; causal++) {
     check_attention(3, 7, 12, 3, causal, 1);
     check_attention(2, 1, 8, 2, causal, 1); /* T = 1: a single key, probability 1 */

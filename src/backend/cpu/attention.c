@@ -340,6 +340,7 @@ static void attn_backward_head_ref(real *dq, const real *dout, const real *q, co
 /* The fast paths, one per instruction set (float only) */
 #if defined(__AVX512F__) && !defined(DC_REAL_F64)
 #include "backend/cpu/attention_avx512.h"
+#include "backend/cpu/matmul.h"
 #elif defined(__AVX2__) && defined(__FMA__) && !defined(DC_REAL_F64)
 #include "backend/cpu/attention_avx2.h"
 #endif
@@ -365,6 +366,16 @@ static inline int attn_fast_backward(int hs, int T) {
 #endif
 }
 
+/* 1 when the products run in bf16: run.precision = "bf16" (the GEMMs' switch) on a build
+ * whose fast path has bf16 instructions */
+static inline int attn_bf16(void) {
+#ifdef ATTN_FAST_BF16
+  return dc_cpu_matmul_bf16();
+#else
+  return 0;
+#endif
+}
+
 void OP(attention_forward)(real *out,       /* (B, T, C) */
                            real *att,       /* (B, NH, T, T) */
                            const real *qkv, /* (B, T, 3C) */
@@ -377,7 +388,7 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
     /* fast: its packed K, V, strip and query block; else kt (hs, Tp), v (Tp, hsp), and
      * without att a strip of ATTN_MR probability rows */
 #ifdef ATTN_FAST_ISA
-    real *buf = fast ? aligned_alloc(64, ATTN_FAST_FLOATS * sizeof *buf)
+    real *buf = fast ? aligned_alloc(64, (ATTN_FAST_FLOATS + ATTN_BF16_WORDS) * sizeof *buf)
                      : malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
 #else
     real *buf = malloc((nkt + nv + (att ? 0 : (size_t)ATTN_MR * T)) * sizeof *buf);
@@ -393,7 +404,7 @@ void OP(attention_forward)(real *out,       /* (B, T, C) */
         attn_forward_head_ref(o, a, q, k, v, T, C, hs, causal);
       } else if (fast) {
 #ifdef ATTN_FAST_ISA
-        attn_fast_head(o, a, q, buf, T, C, hs, causal);
+        attn_fast_head(o, a, q, buf, T, C, hs, causal, attn_bf16());
 #endif
       } else {
         attn_pack_t(buf, k, (size_t)3 * C, T, Tp, hs);
@@ -418,7 +429,7 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
     /* fast: its packed V^T, K, accumulators and strips; else vt (hs, Tp); k, q, dout
      * (Tp, hsp); ds (T, Tp); then ext (T) ints */
 #ifdef ATTN_FAST_BACKWARD
-    real *buf = fast ? aligned_alloc(64, ATTN_FAST_BWD_FLOATS * sizeof *buf)
+    real *buf = fast ? aligned_alloc(64, (ATTN_FAST_BWD_FLOATS + ATTN_BF16_WORDS) * sizeof *buf)
                      : malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
 #else
     real *buf = malloc((nvt + 3 * np + nds) * sizeof *buf + (size_t)T * sizeof(int));
@@ -434,7 +445,7 @@ void OP(attention_backward)(real *dqkv,       /* (B, T, 3C) */
         attn_backward_head_ref(dq, dy, q, a, T, C, hs);
       } else if (fast) {
 #ifdef ATTN_FAST_BACKWARD
-        attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs);
+        attn_fast_backward_head(dq, dy, q, a, buf, T, C, hs, attn_bf16());
 #endif
       } else {
         real *vt = buf, *kp = vt + nvt, *qp = kp + np, *dop = qp + np, *ds = dop + np;

@@ -173,21 +173,157 @@ static void attn_fast_pv(float *out, size_t ldo, int rows, int hs, const float *
   for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
 }
 
+#if defined(__AVX512BF16__)
+/* ---- bf16 products, for run.precision = "bf16" (attn_bf16 in attention.c) ----
+ * Four of the five products, S = Q K^T and out = P V forward, dP = dO V^T and dQ = dS K
+ * backward, take their operands rounded to bfloat16 (round to nearest even, the CPU's
+ * vcvtne2ps2bf16, which reads float denormals as zero) and accumulate in float with
+ * vdpbf16ps, which sums two products a lane: the pairs run along the reduced dimension
+ * (channels for S and dP, keys for out and dQ, queries for dK and dV). The softmax and
+ * its gradient stay float, as do the probabilities kept for backward and the sums of dK
+ * and dV over the blocks of queries. */
+#define ATTN_FAST_BF16 1
+/* 32-bit words a thread's bf16 operands take: two packed (8 pairs, ATTN_FT) operands, a
+ * strip of ATTN_FM rows, a query block */
+#define ATTN_BF16_WORDS (2 * 8 * ATTN_FT + ATTN_FM * ATTN_FT / 2 + ATTN_FM * 8 + ATTN_FM * ATTN_FT + ATTN_FM * 16)
+
+/* lane i: bf16(lo[i]) in its low half, bf16(hi[i]) in its high half */
+static inline __m512i attn_bf16_pair(__m512 lo, __m512 hi) {
+  const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+  const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+  return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/* kt2 (8, ATTN_FT) words from the packed kt (16, ATTN_FT): channels 2p and 2p + 1 of a key
+ * in word p; v2 (ATTN_FT / 2, 16) from the packed v (ATTN_FT, 16): keys 2i and 2i + 1 of a
+ * channel in row i; n keys (a multiple of 32) */
+static void attn_bf16_pack(uint32_t *kt2, uint32_t *v2, const float *kt, const float *v, int n) {
+  for (int p = 0; p < 8; p++)
+    for (int j = 0; j < n; j += 16)
+      _mm512_storeu_si512(kt2 + p * ATTN_FT + j, attn_bf16_pair(_mm512_loadu_ps(kt + 2 * p * ATTN_FT + j),
+                                                                _mm512_loadu_ps(kt + (2 * p + 1) * ATTN_FT + j)));
+  for (int i = 0; i < n / 2; i++)
+    _mm512_storeu_si512(v2 + i * 16, attn_bf16_pair(_mm512_loadu_ps(v + 2 * i * 16), _mm512_loadu_ps(v + (2 * i + 1) * 16)));
+}
+
+/* rows x cols (a multiple of 32) floats at stride lds -> bf16 in order at
+ * stride lds (in bf16), i.e. word i of a row holds its values 2i and 2i + 1 */
+static void attn_bf16_rows(uint32_t *d, const float *s, int rows, int cols, int lds) {
+  uint16_t *dh = (uint16_t *)d;
+  for (int r = 0; r < rows; r++)
+    for (int i = 0; i < cols; i += 32)
+      _mm512_storeu_si512(dh + (size_t)r * lds + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + (size_t)r * lds + i + 16),
+                                                                                  _mm512_loadu_ps(s + (size_t)r * lds + i)));
+}
+
+/* As attn_fast_scores: qb2 (ATTN_FM, 8) words, kt2 (8, ATTN_FT) */
+static void attn_fast_scores_bf16(float *s, const uint32_t *qb2, const uint32_t *kt2, int nk, float scale) {
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int j = 0; j < nk; j += 32) {
+    __m512 c[ATTN_FM][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int p = 0; p < 8; p++) {
+      const __m512bh b0 = (__m512bh)_mm512_loadu_si512(kt2 + p * ATTN_FT + j);
+      const __m512bh b1 = (__m512bh)_mm512_loadu_si512(kt2 + p * ATTN_FT + j + 16);
+#pragma GCC unroll 12
+      for (int r = 0; r < ATTN_FM; r++) {
+        const __m512bh a = (__m512bh)_mm512_set1_epi32((int)qb2[r * 8 + p]);
+        c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
+        c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
+      }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++) {
+      _mm512_storeu_ps(s + r * ATTN_FT + j, _mm512_mul_ps(c[r][0], sc));
+      _mm512_storeu_ps(s + r * ATTN_FT + j + 16, _mm512_mul_ps(c[r][1], sc));
+    }
+  }
+}
+
+/* As attn_fast_pv: e2 (ATTN_FM, ATTN_FT / 2) words (attn_bf16_rows of the strip), v2
+ * (ATTN_FT / 2, 16); keys past nk are zero in e2 up to the next even key */
+static void attn_fast_pv_bf16(float *out, size_t ldo, int rows, int hs, const uint32_t *e2, const uint32_t *v2, int nk,
+                              const float *inv) {
+  __m512 c[ATTN_FM];
+#pragma GCC unroll 12
+  for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_setzero_ps();
+  for (int i = 0; i < (nk + 1) / 2; i++) {
+    const __m512bh b = (__m512bh)_mm512_loadu_si512(v2 + i * 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < ATTN_FM; r++)
+      c[r] = _mm512_dpbf16_ps(c[r], (__m512bh)_mm512_set1_epi32((int)e2[r * (ATTN_FT / 2) + i]), b);
+  }
+  const __mmask16 m = attn_lanes(hs);
+  for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+}
+
+/* As attn_fast_dkdv with the pairs along the block's rows: dsp, pp (ATTN_FM / 2, ATTN_FT)
+ * words, rows 2j and 2j + 1 of ds and p for key i in word (j, i); qp, dop (ATTN_FM / 2,
+ * 16) words, the same rows of qb and dob for channel c in word (j, c) */
+static void attn_fast_dkdv_bf16(float *dk, float *dv, const uint32_t *dsp, const uint32_t *pp, const uint32_t *qp,
+                                const uint32_t *dop, int ni) {
+  __m512bh qr[ATTN_FM / 2], dr[ATTN_FM / 2];
+#pragma GCC unroll 6
+  for (int j = 0; j < ATTN_FM / 2; j++) {
+    qr[j] = (__m512bh)_mm512_loadu_si512(qp + j * 16);
+    dr[j] = (__m512bh)_mm512_loadu_si512(dop + j * 16);
+  }
+  for (int i = 0; i < ni; i++) {
+    __m512 a = _mm512_loadu_ps(dk + i * 16), b = _mm512_loadu_ps(dv + i * 16);
+#pragma GCC unroll 6
+    for (int j = 0; j < ATTN_FM / 2; j++) {
+      a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_set1_epi32((int)dsp[j * ATTN_FT + i]), qr[j]);
+      b = _mm512_dpbf16_ps(b, (__m512bh)_mm512_set1_epi32((int)pp[j * ATTN_FT + i]), dr[j]);
+    }
+    _mm512_storeu_ps(dk + i * 16, a);
+    _mm512_storeu_ps(dv + i * 16, b);
+  }
+}
+
+/* d (ATTN_FM / 2, ATTN_FT) words: rows 2j and 2j + 1 of s (ATTN_FM rows at stride lds)
+ * paired lane by lane, columns [0, n) (n a multiple of 16) */
+static void attn_bf16_row_pairs(uint32_t *d, const float *s, int lds, int ldd, int n) {
+  for (int j = 0; j < ATTN_FM / 2; j++)
+    for (int i = 0; i < n; i += 16)
+      _mm512_storeu_si512(d + j * ldd + i, attn_bf16_pair(_mm512_loadu_ps(s + 2 * j * lds + i),
+                                                        _mm512_loadu_ps(s + (2 * j + 1) * lds + i)));
+}
+#else
+#define ATTN_BF16_WORDS 0
+#endif
+
 /* One head: q (T rows at stride 3C, k at +C, v at +2C), out (T rows at stride C), att
  * (T, T) or NULL; buf holds the thread's ATTN_FAST_FLOATS. */
 #define ATTN_FAST_FLOATS (2 * 16 * ATTN_FT + ATTN_FM * ATTN_FT + ATTN_FM * 16)
-static void attn_fast_head(float *out, float *att, const float *q, float *buf, int T, int C, int hs, int causal) {
+static void attn_fast_head(float *out, float *att, const float *q, float *buf, int T, int C, int hs, int causal,
+                           int bf16) {
   float *kt = buf, *v = kt + 16 * ATTN_FT, *s = v + 16 * ATTN_FT, *qb = s + ATTN_FM * ATTN_FT;
+#ifdef ATTN_FAST_BF16
+  uint32_t *kt2 = (uint32_t *)(buf + ATTN_FAST_FLOATS), *v2 = kt2 + 8 * ATTN_FT, *e2 = v2 + 8 * ATTN_FT;
+  uint32_t *qb2 = e2 + ATTN_FM * ATTN_FT / 2;
+#else
+  (void)bf16;
+#endif
   const size_t ld = (size_t)3 * C;
   const __mmask16 m = attn_lanes(hs);
   const float scale = 1.0f / sqrtf((float)hs);
   attn_fast_pack(kt, v, q + C, q + 2 * C, ld, T, hs);
+#ifdef ATTN_FAST_BF16
+  if (bf16) attn_bf16_pack(kt2, v2, kt, v, (T + 31) / 32 * 32);
+#endif
   const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
   for (int t0 = 0; t0 < T; t0 += rb) {
     const int rows = attn_min(rb, T - t0), nmax = causal ? t0 + rows : T, nk = (nmax + 31) / 32 * 32;
     for (int r = 0; r < ATTN_FM; r++)
       _mm512_storeu_ps(qb + r * 16, _mm512_maskz_loadu_ps(r < rows ? m : 0, q + (size_t)(t0 + attn_min(r, rows - 1)) * ld));
-    attn_fast_scores(s, qb, kt, hs, nk, scale * 1.44269504088896341f); /* base 2 */
+#ifdef ATTN_FAST_BF16
+    if (bf16) {
+      attn_bf16_rows(qb2, qb, 1, ATTN_FM * 16, 0); /* the block as one row */
+      attn_fast_scores_bf16(s, qb2, kt2, nk, scale * 1.44269504088896341f);
+    } else
+#endif
+      attn_fast_scores(s, qb, kt, hs, nk, scale * 1.44269504088896341f); /* base 2 */
     float inv[ATTN_FM] = {0};
     attn_fast_softmax(s, inv, rows, t0, T, causal, nk);
     for (int r = 0; att && r < rows; r++) {
@@ -198,6 +334,13 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
       for (int i = 0; i < T; i += 16) /* past n: 0 (the strip holds older scores there) */
         _mm512_mask_storeu_ps(a + i, attn_lanes(T - i), _mm512_maskz_mul_ps(attn_lanes(n - i), _mm512_loadu_ps(e + i), iv));
     }
+#ifdef ATTN_FAST_BF16
+    if (bf16) {
+      attn_bf16_rows(e2, s, ATTN_FM, nk, ATTN_FT);
+      attn_fast_pv_bf16(out + (size_t)t0 * C, C, rows, hs, e2, v2, nmax, inv);
+      continue;
+    }
+#endif
     attn_fast_pv(out + (size_t)t0 * C, C, rows, hs, s, v, nmax, inv);
   }
 }
@@ -231,13 +374,25 @@ static void attn_fast_dkdv(float *dk, float *dv, const float *ds, const float *p
  * As in the generic backward, each row stops at its last nonzero probability. */
 #define ATTN_FAST_BWD_FLOATS (4 * 16 * ATTN_FT + 2 * ATTN_FM * ATTN_FT + 2 * ATTN_FM * 16)
 static void attn_fast_backward_head(float *dq, const float *dout, const float *q, const float *att, float *buf, int T,
-                                    int C, int hs) {
+                                    int C, int hs, int bf16) {
   float *vt = buf, *kp = vt + 16 * ATTN_FT, *dk = kp + 16 * ATTN_FT, *dv = dk + 16 * ATTN_FT;
   float *ds = dv + 16 * ATTN_FT, *p = ds + ATTN_FM * ATTN_FT, *qb = p + ATTN_FM * ATTN_FT, *dob = qb + ATTN_FM * 16;
+#ifdef ATTN_FAST_BF16
+  /* V^T and K as the forward's K^T and V: dP = dO V^T is a scores product, dQ = dS K an
+   * output one */
+  uint32_t *vt2 = (uint32_t *)(buf + ATTN_FAST_BWD_FLOATS), *kp2 = vt2 + 8 * ATTN_FT, *ds2 = kp2 + 8 * ATTN_FT;
+  uint32_t *dob2 = ds2 + ATTN_FM * ATTN_FT / 2, *dsp = dob2 + ATTN_FM * 8, *pp = dsp + ATTN_FM / 2 * ATTN_FT;
+  uint32_t *qp = pp + ATTN_FM / 2 * ATTN_FT, *dop = qp + ATTN_FM / 2 * 16;
+#else
+  (void)bf16;
+#endif
   const size_t ld = (size_t)3 * C;
   const __mmask16 m = attn_lanes(hs);
   const float scale = 1.0f / sqrtf((float)hs), ones[ATTN_FM] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
   attn_fast_pack(vt, kp, q + 2 * C, q + C, ld, T, hs);
+#ifdef ATTN_FAST_BF16
+  if (bf16) attn_bf16_pack(vt2, kp2, vt, kp, (T + 31) / 32 * 32);
+#endif
   memset(dk, 0, (size_t)2 * 16 * ATTN_FT * sizeof *dk);
   const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
   for (int t0 = 0; t0 < T; t0 += rb) {
@@ -257,7 +412,13 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
       _mm512_storeu_ps(dob + r * 16, _mm512_maskz_loadu_ps(mr, dout + (size_t)(t0 + attn_min(r, rows - 1)) * C));
     }
     const int nk = (emax + 31) / 32 * 32;
-    attn_fast_scores(ds, dob, vt, hs, nk, 1.0f);
+#ifdef ATTN_FAST_BF16
+    if (bf16) {
+      attn_bf16_rows(dob2, dob, 1, ATTN_FM * 16, 0);
+      attn_fast_scores_bf16(ds, dob2, vt2, nk, 1.0f);
+    } else
+#endif
+      attn_fast_scores(ds, dob, vt, hs, nk, 1.0f);
     for (int r = 0; r < rows; r++) {
       float *s = ds + r * ATTN_FT;
       const float *pr = p + r * ATTN_FT;
@@ -267,6 +428,18 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
       for (int i = 0; i < nk; i += 16) /* 0 where p is (past the row's extent) */
         _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pr + i), _mm512_sub_ps(_mm512_loadu_ps(s + i), dt)), sc));
     }
+#ifdef ATTN_FAST_BF16
+    if (bf16) {
+      attn_bf16_rows(ds2, ds, ATTN_FM, nk, ATTN_FT);
+      attn_fast_pv_bf16(dq + (size_t)t0 * ld, ld, rows, hs, ds2, kp2, emax, ones);
+      attn_bf16_row_pairs(dsp, ds, ATTN_FT, ATTN_FT, nk);
+      attn_bf16_row_pairs(pp, p, ATTN_FT, ATTN_FT, nk);
+      attn_bf16_row_pairs(qp, qb, 16, 16, 16);
+      attn_bf16_row_pairs(dop, dob, 16, 16, 16);
+      attn_fast_dkdv_bf16(dk, dv, dsp, pp, qp, dop, emax);
+      continue;
+    }
+#endif
     attn_fast_pv(dq + (size_t)t0 * ld, ld, rows, hs, ds, kp, emax, ones);
     attn_fast_dkdv(dk, dv, ds, p, qb, dob, emax);
   }
