@@ -305,6 +305,18 @@ static void attn_backward_head(real *dq, const real *dout, const real *att, cons
 
 /* Reference backward of one head, reading and writing qkv-shaped rows (stride 3C) in place;
  * recomputes d(att) in a second pass instead of keeping a row of it. */
+/* sum_i p[i] (dy . v_i) over a query row's first n keys: the softmax gradient's row sum
+ * (v_i at stride ld, hs channels) */
+static real attn_row_pdp(const real *p, const real *dy, const real *v, size_t ld, int n, int hs) {
+  real dot = 0;
+  for (int i = 0; i < n; i++) {
+    real da = 0;
+    for (int d = 0; d < hs; d++) da += dy[d] * v[i * ld + d];
+    dot += p[i] * da;
+  }
+  return dot;
+}
+
 static void attn_backward_head_ref(real *dq, const real *dout, const real *q, const real *att,
                                    int T, int C, int hs) {
   const real scale = (real)1 / sqrt((real)hs);
@@ -316,12 +328,7 @@ static void attn_backward_head_ref(real *dq, const real *dout, const real *q, co
   for (int t = 0; t < T; t++) {
     const real *p = att + (size_t)t * T, *dy = dout + (size_t)t * C;
     int n = attn_row_extent(p, T);
-    real dot = 0;
-    for (int i = 0; i < n; i++) {
-      real da = 0;
-      for (int d = 0; d < hs; d++) da += dy[d] * v[i * ld + d];
-      dot += p[i] * da;
-    }
+    const real dot = attn_row_pdp(p, dy, v, ld, n, hs);
     for (int i = 0; i < n; i++) {
       real da = 0;
       for (int d = 0; d < hs; d++) {
@@ -515,12 +522,7 @@ void OP(attention_pooled_backward)(real *dqkv,       /* (B, T, 3C) */
     const real *p = att + (size_t)bh * T, *dy = dout + (size_t)b * C + h * hs;
     real *dq = dqkv + (size_t)b * T * ld + h * hs, *dk = dq + C, *dv = dq + 2 * C;
     int n = attn_row_extent(p, T);
-    real dot = 0;
-    for (int i = 0; i < n; i++) {
-      real da = 0;
-      for (int d = 0; d < hs; d++) da += dy[d] * v[i * ld + d];
-      dot += p[i] * da;
-    }
+    const real dot = attn_row_pdp(p, dy, v, ld, n, hs);
     real dqt[hs];
     for (int d = 0; d < hs; d++) dqt[d] = 0;
     for (int i = 0; i < T; i++) {
