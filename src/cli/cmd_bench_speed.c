@@ -230,7 +230,7 @@ static enum dc_status bench_finetune(const struct bench_opts *o, const struct dc
     if (i >= 0) t[i] = dc_now_s() - t0;
   }
   DC_TRY(be->error());
-  int pooled = be->attention_pooled_forward != NULL; /* the encoders' last blocks on the rows read */
+  int pooled = dc_stack_pools(be); /* the encoders' last blocks on the rows read */
   double gflop = 3 * (dc_flops_image_forward(cfg, B, pooled) + dc_flops_text_forward(cfg, Bt, c->text_ctx, pooled)) / 1e9;
   report(be, label, B, gflop, summarise(t, o->iters));
   dc_adam_free(&adam, be);
@@ -271,7 +271,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       if (i >= 0) t[i] = dc_now_s() - t0;
     }
     DC_TRY(be->error());
-    report(be, "inference batch (image features)", B, dc_flops_image_forward(cfg, B, be->attention_pooled_forward != NULL) / 1e9,
+    report(be, "inference batch (image features)", B, dc_flops_image_forward(cfg, B, dc_stack_pools(be)) / 1e9,
            summarise(t, o->iters));
     if (o->graph) {
       /* the same batch as one replayed graph (recorded at the first call, after the plain
@@ -285,7 +285,7 @@ static enum dc_status bench_clip(const struct bench_opts *o, const struct dc_mod
       }
       be->graph_free(graph);
       DC_TRY(be->error());
-      report(be, "inference batch, one graph", B, dc_flops_image_forward(cfg, B, be->attention_pooled_forward != NULL) / 1e9,
+      report(be, "inference batch, one graph", B, dc_flops_image_forward(cfg, B, dc_stack_pools(be)) / 1e9,
              summarise(t, o->iters));
     }
     dc_clip_free(c);

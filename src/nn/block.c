@@ -278,11 +278,15 @@ void dc_stack_acts_pool(struct dc_arena *a, struct dc_stack_acts *acts, const st
   acts->outp = dc_arena_floats(a, (size_t)B * C);
   /* without the pooled attention, the backward spreads the rows' gradient over (N,C) */
   int train = st->depth > 0 && acts->blocks[0].train; /* dc_stack_acts_take, not _inference */
-  acts->dfull = train && !be->attention_pooled_forward ? dc_arena_floats(a, (size_t)B * T * C) : NULL;
+  acts->dfull = train && !dc_stack_pools(be) ? dc_arena_floats(a, (size_t)B * T * C) : NULL;
+}
+
+int dc_stack_pools(const struct dc_backend *be) {
+  return be->attention_pooled_forward && be->attention_pooled_backward;
 }
 
 static int stack_pooled(const struct dc_backend *be, const struct dc_stack_acts *acts) {
-  return acts->pool && be->attention_pooled_forward && be->attention_pooled_backward;
+  return acts->pool && dc_stack_pools(be);
 }
 
 /* A stack's forward and backward run the batch in chunks of whole sequences, each chunk

@@ -135,12 +135,15 @@ void dc_stack_acts_take_inference(struct dc_arena *a, struct dc_stack_acts *acts
  * for tests, which split a batch into single sequences to check that chunks change
  * nothing. */
 void dc_stack_set_chunk_rows(int rows);
+/* 1 when backend be runs a pooled stack's last block on the rows read (it has both
+ * attention_pooled_forward and _backward); else that block runs on every row. */
+int dc_stack_pools(const struct dc_backend *be);
 /* A stack whose output is read at one row of each sequence only, pool[b] (B ints in
  * backend memory, read when the passes run): the image encoder's cls row, the text
  * encoder's end-of-text row. Called after dc_stack_acts_take or _take_inference with the
  * same B and T. dc_stack_fwd then leaves those rows after the final norm in acts->pooled
- * (B,C), and dc_stack_bwd takes their gradient (B,C). Where backend be has
- * attention_pooled_forward, the last block computes its attention for those queries only
+ * (B,C), and dc_stack_bwd takes their gradient (B,C). Where dc_stack_pools(be) (above),
+ * the last block computes its attention for those queries only
  * and its projection, MLP and the final norm on those rows only: the other rows of its
  * output are never read, and its keys and values (all rows) are what the earlier blocks'
  * gradients come through. Otherwise the whole stack runs and the rows are gathered. */
