@@ -205,8 +205,12 @@ int main(void) {
     check_attention(2, gc_int(9, 17), 20, 4, causal, 2.5); /* peaked softmax */
     check_attention(2, 37, 128, 8, causal, 1); /* the hot shape: hs = 16 */
     /* the float kernels' fast path (AVX-512, hs <= 16, T <= 128) at the image encoder's
-     * 121 tokens (11 blocks of 11 queries), and past its capacity (the general kernels) */
+     * 121 tokens (11 blocks of 11 queries), the decoder's 122 (one block of 12, ten of 11:
+     * blocks of different sizes, odd ones in bf16's row pairs), a random length, and past
+     * its capacity (the general kernels) */
     check_attention(1, 121, 32, 2, causal, 2);
+    check_attention(1, 122, 32, 2, causal, 2);
+    check_attention(1, gc_int(38, 128), 16, 1, causal, 1);
     check_attention(1, 130, 32, 2, causal, 1);
   }
   return gc_finish("test_op_attention");

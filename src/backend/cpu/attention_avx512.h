@@ -101,28 +101,61 @@ static inline int attn_fast_extent(const float *p, int T) {
   return 0;
 }
 
-/* s (ATTN_FM, ATTN_FT), keys [0, nk) with nk a multiple of 32: scale * qb (ATTN_FM, 16) kt */
-static void attn_fast_scores(float *s, const float *qb, const float *kt, int hs, int nk, float scale) {
+/* The kernels below work on the R rows of a block, R a constant in each copy: the block
+ * sizes T splits into (attn_fast_blocks) are compiled in, 1 to ATTN_FM, so that a block of
+ * 11 rows (122 = 12 + 10 x 11) does 11 rows of work and keeps 11 rows of accumulators in
+ * registers. ATTN_ROWS(rows, CALL) calls CALL(R) with R = rows as a constant. */
+#define ATTN_ROWS(rows, CALL)                                                                               \
+  switch (rows) {                                                                                           \
+    case 1: CALL(1); break;                                                                                 \
+    case 2: CALL(2); break;                                                                                 \
+    case 3: CALL(3); break;                                                                                 \
+    case 4: CALL(4); break;                                                                                 \
+    case 5: CALL(5); break;                                                                                 \
+    case 6: CALL(6); break;                                                                                 \
+    case 7: CALL(7); break;                                                                                 \
+    case 8: CALL(8); break;                                                                                 \
+    case 9: CALL(9); break;                                                                                 \
+    case 10: CALL(10); break;                                                                               \
+    case 11: CALL(11); break;                                                                               \
+    default: CALL(ATTN_FM); break;                                                                          \
+  }
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* Blocks of queries: T in nb = ceil(T / ATTN_FM) blocks, the first T mod nb of them one row
+ * longer than the rest; block i starts at attn_fast_block_start and holds attn_fast_block_rows
+ * rows */
+static inline int attn_fast_nblocks(int T) { return (T + ATTN_FM - 1) / ATTN_FM; }
+static inline int attn_fast_block_rows(int T, int nb, int i) { return T / nb + (i < T % nb); }
+
+/* s (R, ATTN_FT), keys [0, nk) with nk a multiple of 32: scale * qb (R, 16) kt */
+ATTN_INLINE void attn_fast_scores_r(const int R, float *s, const float *qb, const float *kt, int hs, int nk,
+                                    float scale) {
   const __m512 sc = _mm512_set1_ps(scale);
   for (int j = 0; j < nk; j += 32) {
     __m512 c[ATTN_FM][2];
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
     for (int d = 0; d < hs; d++) {
       const __m512 b0 = _mm512_loadu_ps(kt + d * ATTN_FT + j), b1 = _mm512_loadu_ps(kt + d * ATTN_FT + j + 16);
 #pragma GCC unroll 12
-      for (int r = 0; r < ATTN_FM; r++) {
+      for (int r = 0; r < R; r++) {
         const __m512 a = _mm512_set1_ps(qb[r * 16 + d]);
         c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
         c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
       }
     }
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) {
+    for (int r = 0; r < R; r++) {
       _mm512_storeu_ps(s + r * ATTN_FT + j, _mm512_mul_ps(c[r][0], sc));
       _mm512_storeu_ps(s + r * ATTN_FT + j + 16, _mm512_mul_ps(c[r][1], sc));
     }
   }
+}
+static void attn_fast_scores(float *s, const float *qb, const float *kt, int rows, int hs, int nk, float scale) {
+#define ATTN_CALL(R) attn_fast_scores_r(R, s, qb, kt, hs, nk, scale)
+  ATTN_ROWS(rows, ATTN_CALL)
+#undef ATTN_CALL
 }
 
 /* Rows t0 .. t0 + rows - 1 of the strip s (ATTN_FM, ATTN_FT) of base-2 scores, row r
@@ -157,20 +190,26 @@ static void attn_fast_softmax(float *s, float *inv, int rows, int t0, int T, int
   for (int r = 0; r < rows; r++) inv[r] = 1.0f / _mm512_reduce_add_ps(sum[r]);
 }
 
-/* out rows (ATTN_FM at stride ldo, the first `rows` stored, hs lanes) = inv_r * e V over
- * keys [0, nk) */
-static void attn_fast_pv(float *out, size_t ldo, int rows, int hs, const float *e, const float *v, int nk,
-                         const float *inv) {
+/* out rows (R at stride ldo, hs lanes) = inv_r * e V over keys [0, nk) */
+ATTN_INLINE void attn_fast_pv_r(const int R, float *out, size_t ldo, int hs, const float *e, const float *v, int nk,
+                                const float *inv) {
   __m512 c[ATTN_FM];
 #pragma GCC unroll 12
-  for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_setzero_ps();
+  for (int r = 0; r < R; r++) c[r] = _mm512_setzero_ps();
   for (int k = 0; k < nk; k++) {
     const __m512 b = _mm512_loadu_ps(v + k * 16);
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(e[r * ATTN_FT + k]), b, c[r]);
+    for (int r = 0; r < R; r++) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(e[r * ATTN_FT + k]), b, c[r]);
   }
   const __mmask16 m = attn_lanes(hs);
-  for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+}
+static void attn_fast_pv(float *out, size_t ldo, int rows, int hs, const float *e, const float *v, int nk,
+                         const float *inv) {
+#define ATTN_CALL(R) attn_fast_pv_r(R, out, ldo, hs, e, v, nk, inv)
+  ATTN_ROWS(rows, ATTN_CALL)
+#undef ATTN_CALL
 }
 
 #if defined(__AVX512BF16__)
@@ -216,63 +255,76 @@ static void attn_bf16_rows(uint32_t *d, const float *s, int rows, int cols, int 
                                                                                   _mm512_loadu_ps(s + (size_t)r * lds + i)));
 }
 
-/* As attn_fast_scores: qb2 (ATTN_FM, 8) words, kt2 (8, ATTN_FT) */
-static void attn_fast_scores_bf16(float *s, const uint32_t *qb2, const uint32_t *kt2, int nk, float scale) {
+/* As attn_fast_scores: qb2 (R, 8) words, kt2 (8, ATTN_FT) */
+ATTN_INLINE void attn_fast_scores_bf16_r(const int R, float *s, const uint32_t *qb2, const uint32_t *kt2, int nk,
+                                         float scale) {
   const __m512 sc = _mm512_set1_ps(scale);
   for (int j = 0; j < nk; j += 32) {
     __m512 c[ATTN_FM][2];
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
     for (int p = 0; p < 8; p++) {
       const __m512bh b0 = (__m512bh)_mm512_loadu_si512(kt2 + p * ATTN_FT + j);
       const __m512bh b1 = (__m512bh)_mm512_loadu_si512(kt2 + p * ATTN_FT + j + 16);
 #pragma GCC unroll 12
-      for (int r = 0; r < ATTN_FM; r++) {
+      for (int r = 0; r < R; r++) {
         const __m512bh a = (__m512bh)_mm512_set1_epi32((int)qb2[r * 8 + p]);
         c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
         c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
       }
     }
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) {
+    for (int r = 0; r < R; r++) {
       _mm512_storeu_ps(s + r * ATTN_FT + j, _mm512_mul_ps(c[r][0], sc));
       _mm512_storeu_ps(s + r * ATTN_FT + j + 16, _mm512_mul_ps(c[r][1], sc));
     }
   }
 }
+static void attn_fast_scores_bf16(float *s, const uint32_t *qb2, const uint32_t *kt2, int rows, int nk, float scale) {
+#define ATTN_CALL(R) attn_fast_scores_bf16_r(R, s, qb2, kt2, nk, scale)
+  ATTN_ROWS(rows, ATTN_CALL)
+#undef ATTN_CALL
+}
 
-/* As attn_fast_pv: e2 (ATTN_FM, ATTN_FT / 2) words (attn_bf16_rows of the strip), v2
+/* As attn_fast_pv: e2 (R, ATTN_FT / 2) words (attn_bf16_rows of the strip), v2
  * (ATTN_FT / 2, 16); keys past nk are zero in e2 up to the next even key */
-static void attn_fast_pv_bf16(float *out, size_t ldo, int rows, int hs, const uint32_t *e2, const uint32_t *v2, int nk,
-                              const float *inv) {
+ATTN_INLINE void attn_fast_pv_bf16_r(const int R, float *out, size_t ldo, int hs, const uint32_t *e2, const uint32_t *v2,
+                                     int nk, const float *inv) {
   __m512 c[ATTN_FM];
 #pragma GCC unroll 12
-  for (int r = 0; r < ATTN_FM; r++) c[r] = _mm512_setzero_ps();
+  for (int r = 0; r < R; r++) c[r] = _mm512_setzero_ps();
   for (int i = 0; i < (nk + 1) / 2; i++) {
     const __m512bh b = (__m512bh)_mm512_loadu_si512(v2 + i * 16);
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++)
+    for (int r = 0; r < R; r++)
       c[r] = _mm512_dpbf16_ps(c[r], (__m512bh)_mm512_set1_epi32((int)e2[r * (ATTN_FT / 2) + i]), b);
   }
   const __mmask16 m = attn_lanes(hs);
-  for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(out + r * ldo, m, _mm512_mul_ps(c[r], _mm512_set1_ps(inv[r])));
+}
+static void attn_fast_pv_bf16(float *out, size_t ldo, int rows, int hs, const uint32_t *e2, const uint32_t *v2, int nk,
+                              const float *inv) {
+#define ATTN_CALL(R) attn_fast_pv_bf16_r(R, out, ldo, hs, e2, v2, nk, inv)
+  ATTN_ROWS(rows, ATTN_CALL)
+#undef ATTN_CALL
 }
 
-/* As attn_fast_dkdv with the pairs along the block's rows: dsp, pp (ATTN_FM / 2, ATTN_FT)
- * words, rows 2j and 2j + 1 of ds and p for key i in word (j, i); qp, dop (ATTN_FM / 2,
- * 16) words, the same rows of qb and dob for channel c in word (j, c) */
-static void attn_fast_dkdv_bf16(float *dk, float *dv, const uint32_t *dsp, const uint32_t *pp, const uint32_t *qp,
-                                const uint32_t *dop, int ni) {
+/* As attn_fast_dkdv with the pairs along the block's rows: dsp, pp (J, ATTN_FT) words,
+ * rows 2j and 2j + 1 of ds and p for key i in word (j, i); qp, dop (J, 16) words, the same
+ * rows of qb and dob for channel c in word (j, c); J = the block's rows / 2, rounded up */
+ATTN_INLINE void attn_fast_dkdv_bf16_j(const int J, float *dk, float *dv, const uint32_t *dsp, const uint32_t *pp,
+                                       const uint32_t *qp, const uint32_t *dop, int ni) {
   __m512bh qr[ATTN_FM / 2], dr[ATTN_FM / 2];
 #pragma GCC unroll 6
-  for (int j = 0; j < ATTN_FM / 2; j++) {
+  for (int j = 0; j < J; j++) {
     qr[j] = (__m512bh)_mm512_loadu_si512(qp + j * 16);
     dr[j] = (__m512bh)_mm512_loadu_si512(dop + j * 16);
   }
   for (int i = 0; i < ni; i++) {
     __m512 a = _mm512_loadu_ps(dk + i * 16), b = _mm512_loadu_ps(dv + i * 16);
 #pragma GCC unroll 6
-    for (int j = 0; j < ATTN_FM / 2; j++) {
+    for (int j = 0; j < J; j++) {
       a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_set1_epi32((int)dsp[j * ATTN_FT + i]), qr[j]);
       b = _mm512_dpbf16_ps(b, (__m512bh)_mm512_set1_epi32((int)pp[j * ATTN_FT + i]), dr[j]);
     }
@@ -280,11 +332,22 @@ static void attn_fast_dkdv_bf16(float *dk, float *dv, const uint32_t *dsp, const
     _mm512_storeu_ps(dv + i * 16, b);
   }
 }
+static void attn_fast_dkdv_bf16(float *dk, float *dv, const uint32_t *dsp, const uint32_t *pp, const uint32_t *qp,
+                                const uint32_t *dop, int pairs, int ni) {
+  switch (pairs) {
+    case 1: attn_fast_dkdv_bf16_j(1, dk, dv, dsp, pp, qp, dop, ni); break;
+    case 2: attn_fast_dkdv_bf16_j(2, dk, dv, dsp, pp, qp, dop, ni); break;
+    case 3: attn_fast_dkdv_bf16_j(3, dk, dv, dsp, pp, qp, dop, ni); break;
+    case 4: attn_fast_dkdv_bf16_j(4, dk, dv, dsp, pp, qp, dop, ni); break;
+    case 5: attn_fast_dkdv_bf16_j(5, dk, dv, dsp, pp, qp, dop, ni); break;
+    default: attn_fast_dkdv_bf16_j(ATTN_FM / 2, dk, dv, dsp, pp, qp, dop, ni); break;
+  }
+}
 
-/* d (ATTN_FM / 2, ATTN_FT) words: rows 2j and 2j + 1 of s (ATTN_FM rows at stride lds)
- * paired lane by lane, columns [0, n) (n a multiple of 16) */
-static void attn_bf16_row_pairs(uint32_t *d, const float *s, int lds, int ldd, int n) {
-  for (int j = 0; j < ATTN_FM / 2; j++)
+/* d (pairs, ATTN_FT) words: rows 2j and 2j + 1 of s (2 pairs rows at stride lds) paired
+ * lane by lane, columns [0, n) (n a multiple of 16) */
+static void attn_bf16_row_pairs(uint32_t *d, const float *s, int pairs, int lds, int ldd, int n) {
+  for (int j = 0; j < pairs; j++)
     for (int i = 0; i < n; i += 16)
       _mm512_storeu_si512(d + j * ldd + i, attn_bf16_pair(_mm512_loadu_ps(s + 2 * j * lds + i),
                                                         _mm512_loadu_ps(s + (2 * j + 1) * lds + i)));
@@ -312,18 +375,19 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
 #ifdef ATTN_FAST_BF16
   if (bf16) attn_bf16_pack(kt2, v2, kt, v, (T + 31) / 32 * 32);
 #endif
-  const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
-  for (int t0 = 0; t0 < T; t0 += rb) {
-    const int rows = attn_min(rb, T - t0), nmax = causal ? t0 + rows : T, nk = (nmax + 31) / 32 * 32;
+  const int nb = attn_fast_nblocks(T);
+  for (int bi = 0, t0 = 0, rows; bi < nb; bi++, t0 += rows) {
+    rows = attn_fast_block_rows(T, nb, bi);
+    const int nmax = causal ? t0 + rows : T, nk = (nmax + 31) / 32 * 32;
     for (int r = 0; r < ATTN_FM; r++)
       _mm512_storeu_ps(qb + r * 16, _mm512_maskz_loadu_ps(r < rows ? m : 0, q + (size_t)(t0 + attn_min(r, rows - 1)) * ld));
 #ifdef ATTN_FAST_BF16
     if (bf16) {
       attn_bf16_rows(qb2, qb, 1, ATTN_FM * 16, 0); /* the block as one row */
-      attn_fast_scores_bf16(s, qb2, kt2, nk, scale * 1.44269504088896341f);
+      attn_fast_scores_bf16(s, qb2, kt2, rows, nk, scale * 1.44269504088896341f);
     } else
 #endif
-      attn_fast_scores(s, qb, kt, hs, nk, scale * 1.44269504088896341f); /* base 2 */
+      attn_fast_scores(s, qb, kt, rows, hs, nk, scale * 1.44269504088896341f); /* base 2 */
     float inv[ATTN_FM] = {0};
     attn_fast_softmax(s, inv, rows, t0, T, causal, nk);
     for (int r = 0; att && r < rows; r++) {
@@ -336,7 +400,7 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
     }
 #ifdef ATTN_FAST_BF16
     if (bf16) {
-      attn_bf16_rows(e2, s, ATTN_FM, nk, ATTN_FT);
+      attn_bf16_rows(e2, s, rows, nk, ATTN_FT);
       attn_fast_pv_bf16(out + (size_t)t0 * C, C, rows, hs, e2, v2, nmax, inv);
       continue;
     }
@@ -345,25 +409,31 @@ static void attn_fast_head(float *out, float *att, const float *q, float *buf, i
   }
 }
 
-/* dk, dv (ATTN_FT, 16) += over the block's rows: ds^T qb and p^T dob, keys [0, ni) */
-static void attn_fast_dkdv(float *dk, float *dv, const float *ds, const float *p, const float *qb, const float *dob,
-                           int ni) {
+/* dk, dv (ATTN_FT, 16) += over the block's R rows: ds^T qb and p^T dob, keys [0, ni) */
+ATTN_INLINE void attn_fast_dkdv_r(const int R, float *dk, float *dv, const float *ds, const float *p, const float *qb,
+                                  const float *dob, int ni) {
   __m512 qr[ATTN_FM], dr[ATTN_FM];
 #pragma GCC unroll 12
-  for (int r = 0; r < ATTN_FM; r++) {
+  for (int r = 0; r < R; r++) {
     qr[r] = _mm512_loadu_ps(qb + r * 16);
     dr[r] = _mm512_loadu_ps(dob + r * 16);
   }
   for (int i = 0; i < ni; i++) {
     __m512 a = _mm512_loadu_ps(dk + i * 16), b = _mm512_loadu_ps(dv + i * 16);
 #pragma GCC unroll 12
-    for (int r = 0; r < ATTN_FM; r++) {
+    for (int r = 0; r < R; r++) {
       a = _mm512_fmadd_ps(_mm512_set1_ps(ds[r * ATTN_FT + i]), qr[r], a);
       b = _mm512_fmadd_ps(_mm512_set1_ps(p[r * ATTN_FT + i]), dr[r], b);
     }
     _mm512_storeu_ps(dk + i * 16, a);
     _mm512_storeu_ps(dv + i * 16, b);
   }
+}
+static void attn_fast_dkdv(float *dk, float *dv, const float *ds, const float *p, const float *qb, const float *dob,
+                           int rows, int ni) {
+#define ATTN_CALL(R) attn_fast_dkdv_r(R, dk, dv, ds, p, qb, dob, ni)
+  ATTN_ROWS(rows, ATTN_CALL)
+#undef ATTN_CALL
 }
 
 /* One head of the backward pass: q (T rows at stride 3C, k at +C, v at +2C), dout (T rows
@@ -394,9 +464,9 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
   if (bf16) attn_bf16_pack(vt2, kp2, vt, kp, (T + 31) / 32 * 32);
 #endif
   memset(dk, 0, (size_t)2 * 16 * ATTN_FT * sizeof *dk);
-  const int nb = (T + ATTN_FM - 1) / ATTN_FM, rb = (T + nb - 1) / nb;
-  for (int t0 = 0; t0 < T; t0 += rb) {
-    const int rows = attn_min(rb, T - t0);
+  const int nb = attn_fast_nblocks(T);
+  for (int bi = 0, t0 = 0, rows; bi < nb; bi++, t0 += rows) {
+    rows = attn_fast_block_rows(T, nb, bi);
     int ext[ATTN_FM], emax = 0;
     for (int r = 0; r < rows; r++) {
       const float *a = att + (size_t)(t0 + r) * T;
@@ -415,10 +485,10 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
 #ifdef ATTN_FAST_BF16
     if (bf16) {
       attn_bf16_rows(dob2, dob, 1, ATTN_FM * 16, 0);
-      attn_fast_scores_bf16(ds, dob2, vt2, nk, 1.0f);
+      attn_fast_scores_bf16(ds, dob2, vt2, rows, nk, 1.0f);
     } else
 #endif
-      attn_fast_scores(ds, dob, vt, hs, nk, 1.0f);
+      attn_fast_scores(ds, dob, vt, rows, hs, nk, 1.0f);
     for (int r = 0; r < rows; r++) {
       float *s = ds + r * ATTN_FT;
       const float *pr = p + r * ATTN_FT;
@@ -430,18 +500,21 @@ static void attn_fast_backward_head(float *dq, const float *dout, const float *q
     }
 #ifdef ATTN_FAST_BF16
     if (bf16) {
-      attn_bf16_rows(ds2, ds, ATTN_FM, nk, ATTN_FT);
+      /* an odd block's last pair takes a zero row (p's, qb's and dob's already are) */
+      const int pairs = (rows + 1) / 2;
+      if (rows & 1) memset(ds + rows * ATTN_FT, 0, (size_t)nk * sizeof *ds);
+      attn_bf16_rows(ds2, ds, rows, nk, ATTN_FT);
       attn_fast_pv_bf16(dq + (size_t)t0 * ld, ld, rows, hs, ds2, kp2, emax, ones);
-      attn_bf16_row_pairs(dsp, ds, ATTN_FT, ATTN_FT, nk);
-      attn_bf16_row_pairs(pp, p, ATTN_FT, ATTN_FT, nk);
-      attn_bf16_row_pairs(qp, qb, 16, 16, 16);
-      attn_bf16_row_pairs(dop, dob, 16, 16, 16);
-      attn_fast_dkdv_bf16(dk, dv, dsp, pp, qp, dop, emax);
+      attn_bf16_row_pairs(dsp, ds, pairs, ATTN_FT, ATTN_FT, nk);
+      attn_bf16_row_pairs(pp, p, pairs, ATTN_FT, ATTN_FT, nk);
+      attn_bf16_row_pairs(qp, qb, pairs, 16, 16, 16);
+      attn_bf16_row_pairs(dop, dob, pairs, 16, 16, 16);
+      attn_fast_dkdv_bf16(dk, dv, dsp, pp, qp, dop, pairs, emax);
       continue;
     }
 #endif
     attn_fast_pv(dq + (size_t)t0 * ld, ld, rows, hs, ds, kp, emax, ones);
-    attn_fast_dkdv(dk, dv, ds, p, qb, dob, emax);
+    attn_fast_dkdv(dk, dv, ds, p, qb, dob, rows, emax);
   }
   for (int t = 0; t < T; t++) {
     _mm512_mask_storeu_ps(dq + (size_t)t * ld + C, m, _mm512_loadu_ps(dk + t * 16));
